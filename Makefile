@@ -1,0 +1,31 @@
+# Quick start: `make run` serves, `make test` runs the whole suite. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest evaluate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@echo "sclc-cds evaluate on fhir_fixtures/sensitive-late-relapse.json (the HTTP service arrives with 'sclc-cds serve')"
+	$(BIN)/sclc-cds evaluate fhir_fixtures/sensitive-late-relapse.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check service tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

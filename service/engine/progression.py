@@ -1,0 +1,150 @@
+"""Progression events (CLINICAL_RULES §6) and the platinum-free interval (§7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from service.engine import rules
+from service.engine.model import Line, Platinum, Progression, Sensitivity
+from service.engine.record import Code, ConditionFact, ObservationFact
+from service.engine.rules import Thresholds
+
+__all__ = [
+    "ProgressionFindings",
+    "find_dated_events",
+    "latest_progression",
+    "platinum_interval",
+    "proxy_events",
+]
+
+VOID_OBSERVATION_STATUSES = frozenset({"entered-in-error", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressionFindings:
+    """Dated events (sorted, one per day), undated relapse records, warnings."""
+
+    dated: tuple[Progression, ...]
+    undated: tuple[Progression, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def dates(self) -> tuple[date, ...]:
+        return tuple(p.date for p in self.dated if p.date)
+
+
+def _has_code(codes: Iterable[Code], system_mark: str, code: str) -> bool:
+    return any(c.code == code and system_mark in c.system.lower() for c in codes)
+
+
+def find_dated_events(
+    *,
+    observations: Iterable[ObservationFact],
+    relapses: Iterable[ConditionFact],
+    first_line_start: date | None,
+) -> ProgressionFindings:
+    """§6.1 disease-status Observations and §6.2 relapse/recurrence Conditions."""
+    by_day: dict[date, Progression] = {}
+    undated: list[Progression] = []
+    warnings: list[str] = []
+    for obs in observations:
+        if obs.status in VOID_OBSERVATION_STATUSES:
+            continue
+        if not _has_code(obs.codes, rules.LOINC, rules.DISEASE_STATUS_LOINC):
+            continue
+        if not _has_code(obs.value_codes, rules.SNOMED, rules.WORSENED_SNOMED):
+            continue
+        if obs.effective is None:
+            warnings.append(f"{obs.ref}: disease status 'worsened' without a date; not used")
+            continue
+        current = by_day.get(obs.effective)
+        # Priority 1 over Conditions on the same day; the first record wins among equals.
+        if current is None or not current.source.startswith("Observation/"):
+            by_day[obs.effective] = Progression(obs.effective, obs.ref)
+    for condition in relapses:
+        day = None
+        if first_line_start is not None:
+            if condition.onset and condition.onset > first_line_start:
+                day = condition.onset
+            elif condition.recorded and condition.recorded > first_line_start:
+                day = condition.recorded
+        if day is None:
+            undated.append(Progression(None, condition.ref))
+        elif day not in by_day:
+            by_day[day] = Progression(day, condition.ref)
+    dated = tuple(by_day[d] for d in sorted(by_day))
+    return ProgressionFindings(dated, tuple(undated), tuple(warnings))
+
+
+def proxy_events(lines: Sequence[Line], dated: Sequence[date]) -> tuple[Progression, ...]:
+    """§6.3: line N+1's start stands in when no dated event lies in (start N, start N+1]."""
+    proxies = []
+    for previous, line in zip(lines, lines[1:], strict=False):
+        if not any(previous.start < d <= line.start for d in dated):
+            proxies.append(Progression(line.start, line.sources[0], estimated=True))
+    return tuple(proxies)
+
+
+def _all_events(findings: ProgressionFindings, proxies: Sequence[Progression]) -> list[Progression]:
+    # Dated records sort before proxies of the same day.
+    return sorted([*findings.dated, *proxies], key=lambda p: (p.date or date.min, p.estimated))
+
+
+def latest_progression(
+    findings: ProgressionFindings, proxies: Sequence[Progression]
+) -> Progression | None:
+    """The latest event, dated or proxy; an undated relapse only when nothing is dated."""
+    events = _all_events(findings, proxies)
+    if events:
+        latest_day = events[-1].date
+        return next(p for p in events if p.date == latest_day)
+    return findings.undated[0] if findings.undated else None
+
+
+def _sensitivity(interval_days: int, thresholds: Thresholds) -> Sensitivity:
+    if interval_days <= 0:
+        return "refractory"
+    if interval_days < thresholds.sensitive_days:
+        return "resistant"
+    return "sensitive"
+
+
+def platinum_interval(
+    lines: Sequence[Line],
+    findings: ProgressionFindings,
+    proxies: Sequence[Progression],
+    *,
+    today: date,
+    thresholds: Thresholds,
+) -> Platinum | None:
+    """§7: from the last platinum dose of the latest platinum line to the next progression."""
+    platinum_lines = [line for line in lines if line.has_class("platinum")]
+    if not platinum_lines:
+        return None
+    line = platinum_lines[-1]
+    last_dose = max(e.end for e in line.exposures if e.drug_class == "platinum")
+    since = (today - last_dose).days
+    after = [(p.date, p) for p in _all_events(findings, proxies) if p.date and p.date > line.start]
+    if after:
+        event_day, event = after[0]
+        interval = (event_day - last_dose).days
+        return Platinum(
+            last_dose=last_dose,
+            interval_days=interval,
+            sensitivity=_sensitivity(interval, thresholds),
+            rechallenge_window=interval >= thresholds.rechallenge_window_days,
+            estimated=event.estimated,
+            days_since_last_platinum=since,
+            line_number=line.number,
+        )
+    return Platinum(
+        last_dose=last_dose,
+        interval_days=None,
+        sensitivity="unknown" if findings.undated else None,
+        rechallenge_window=None,
+        estimated=False,
+        days_since_last_platinum=since,
+        line_number=line.number,
+    )

@@ -1,0 +1,105 @@
+"""Clinical thresholds and codes of CLINICAL_RULES.md, each with its source.
+
+Every number the engine decides by lives here, as a named default of `Thresholds`,
+so that a deployment can change it (`SCLC_CDS_THRESHOLDS_*`) and a reader can see
+where it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_THRESHOLDS", "Thresholds"]
+
+# §5.1: exposures starting within 28 days of a line's first exposure form its regimen
+# (one 21-day cycle plus a week's slack).
+REGIMEN_WINDOW_DAYS = 28
+# §5.3(b), §5.5: two 21-day cycles; an agent given within this many days is "continued"
+# (treatment beyond progression) and a line this recent is ongoing.
+CONTINUATION_DAYS = 42
+# §5.3(c): re-introducing an agent after this many days without it is a re-challenge.
+# 000_e1d9681268751f05.txt: relapse within three months -> low response (the 90-day cut).
+RECHALLENGE_GAP_DAYS = 90
+# §4: an exposure starting more than 30 days before the SCLC diagnosis is not for SCLC.
+PRE_DIAGNOSIS_DAYS = 30
+# §7: 000_e1d9681268751f05.txt, relapse within three months of initial treatment ->
+# low response to second-line chemotherapy; 90 days or more is "sensitive".
+SENSITIVE_DAYS = 90
+# §7: 003_4cac35924055ddfc.txt, platinum re-treatment ORR 49% in late relapse >= 180 days;
+# its resistance definition is progression within 180 days of first-line platinum.
+RECHALLENGE_WINDOW_DAYS = 180
+# §10, 004_f50c1dc1e9887857.txt: "Aged 18-75 years".
+TRIAL_MIN_AGE = 18
+TRIAL_MAX_AGE = 75
+# §10, 004_…: ECOG performance status 0 or 1.
+TRIAL_MAX_ECOG = 1
+# §10, 004_…: ANC >= 1.5x10^9/L; PLT >= 100x10^9/L; Hb >= 90 g/L; Cr <= 1.5xULN;
+# eGFR >= 60 mL/min/1.73m2; INR <= 1.5.
+TRIAL_MIN_ANC = 1.5
+TRIAL_MIN_PLATELETS = 100.0
+TRIAL_MIN_HEMOGLOBIN_G_L = 90.0
+TRIAL_MAX_CREATININE_X_ULN = 1.5
+TRIAL_MIN_EGFR = 60.0
+TRIAL_MAX_INR = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The decision thresholds, defaulting to the constants above."""
+
+    regimen_window_days: int = REGIMEN_WINDOW_DAYS
+    continuation_days: int = CONTINUATION_DAYS
+    rechallenge_gap_days: int = RECHALLENGE_GAP_DAYS
+    pre_diagnosis_days: int = PRE_DIAGNOSIS_DAYS
+    sensitive_days: int = SENSITIVE_DAYS
+    rechallenge_window_days: int = RECHALLENGE_WINDOW_DAYS
+    trial_min_age: int = TRIAL_MIN_AGE
+    trial_max_age: int = TRIAL_MAX_AGE
+    trial_max_ecog: int = TRIAL_MAX_ECOG
+    trial_min_anc: float = TRIAL_MIN_ANC
+    trial_min_platelets: float = TRIAL_MIN_PLATELETS
+    trial_min_hemoglobin_g_l: float = TRIAL_MIN_HEMOGLOBIN_G_L
+    trial_max_creatinine_x_uln: float = TRIAL_MAX_CREATININE_X_ULN
+    trial_min_egfr: float = TRIAL_MIN_EGFR
+    trial_max_inr: float = TRIAL_MAX_INR
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+# §2: SNOMED CT small cell carcinoma of lung and the staged variants Synthea emits.
+SNOMED = "snomed"
+SCLC_SNOMED = "254632001"
+SCLC_STAGE_LIMITED_SNOMED = frozenset({"67811000119102", "67821000119109", "67831000119107"})
+SCLC_STAGE_EXTENSIVE_SNOMED = frozenset({"67841000119103"})
+SCLC_SNOMED_CODES = frozenset(
+    {SCLC_SNOMED, *SCLC_STAGE_LIMITED_SNOMED, *SCLC_STAGE_EXTENSIVE_SNOMED}
+)
+NSCLC_SNOMED = "254637007"
+# ICD-O-3 morphologies of small cell carcinoma (8041/3 … 8045/3), with an ICD-10 C34 site.
+SCLC_ICDO3_MORPHOLOGY = frozenset({"8041/3", "8042/3", "8043/3", "8044/3", "8045/3"})
+LUNG_ICD10_PREFIX = "C34"
+
+# §6.1: mCODE cancer disease status, value "worsened".
+LOINC = "loinc"
+DISEASE_STATUS_LOINC = "97509-4"
+WORSENED_SNOMED = "271299001"
+# §10 Observations.
+ECOG_LOINC = "89247-1"
+# LOINC answer codes of the ECOG scale (LL529-9), 0 … 5.
+ECOG_ANSWERS = {
+    "LA9622-7": 0,
+    "LA9623-5": 1,
+    "LA9624-3": 2,
+    "LA9625-0": 3,
+    "LA9626-8": 4,
+    "LA9627-6": 5,
+}
+ANC_LOINC = frozenset({"751-8", "26499-4"})
+PLATELETS_LOINC = frozenset({"777-3"})
+HEMOGLOBIN_LOINC = frozenset({"718-7"})
+CREATININE_LOINC = frozenset({"2160-0"})
+EGFR_LOINC = frozenset({"33914-3", "62238-1", "98979-8"})
+INR_LOINC = frozenset({"6301-6", "34714-6"})
+
+TRIAL_ID = "NCT07632209"
+TRIAL_URL = "https://clinicaltrials.gov/study/NCT07632209"

@@ -1,0 +1,54 @@
+"""The project's exceptions, one HTTP status per class.
+
+    SclcCdsError                 500  anything of ours that went wrong
+    ├── InputError               400  unusable input: not JSON, not FHIR, no Patient
+    │   └── UnsupportedInput     400  a FHIR release or shape the engine does not read
+    ├── NotFound                 404  unknown service or resource
+    ├── PayloadTooLarge          413  request body over the limit
+    └── PrefetchUnavailable      412  data missing and no usable FHIR server
+
+The CLI turns `InputError` into exit code 2 with a one-line message; the HTTP layer
+turns each class into its status with an OperationOutcome body.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InputError",
+    "NotFound",
+    "PayloadTooLarge",
+    "PrefetchUnavailable",
+    "SclcCdsError",
+    "UnsupportedInput",
+]
+
+
+class SclcCdsError(Exception):
+    """Base class; `status` is the HTTP status the error maps to."""
+
+    status = 500
+    code = "exception"  # OperationOutcome.issue.code
+
+
+class InputError(SclcCdsError):
+    status = 400
+    code = "invalid"
+
+
+class UnsupportedInput(InputError):
+    code = "not-supported"
+
+
+class NotFound(SclcCdsError):
+    status = 404
+    code = "not-found"
+
+
+class PayloadTooLarge(SclcCdsError):
+    status = 413
+    code = "too-costly"
+
+
+class PrefetchUnavailable(SclcCdsError):
+    status = 412
+    code = "incomplete"

@@ -1,0 +1,155 @@
+"""Options (§9) and the NCT07632209 pre-screen (§10) at a decision point."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from service.engine import evaluate
+from tests.builders import cycles, given, lab, patient, record, sclc, worsened
+
+TODAY = date(2025, 11, 21)
+
+
+def chemo_io_first_line():
+    """Carboplatin + etoposide + atezolizumab x4 from Jan 6 2025 (last platinum Mar 10)."""
+    return [
+        *cycles("carboplatin", "2025-01-06", 4),
+        *cycles("etoposide", "2025-01-06", 4),
+        *cycles("atezolizumab", "2025-01-06", 6),
+    ]
+
+
+def options_of(result):
+    return [(o.id, o.status) for o in result.options]
+
+
+def test_late_sensitive_relapse_after_chemo_io_shows_every_second_line_option() -> None:
+    """Relapse Oct 15: 219 days after Mar 10 -> rechallenge recommended; ANNAB for line 2."""
+    result = evaluate(
+        record(*chemo_io_first_line(), observations=(worsened("2025-10-15"),)), today=TODAY
+    )
+    assert result.next_line == 2
+    assert options_of(result) == [
+        ("platinum-rechallenge", "recommended"),
+        ("topotecan", "consider"),
+        ("lurbinectedin", "consider"),
+        ("tarlatamab", "consider"),
+        ("amrubicin", "consider"),
+        ("nab-paclitaxel-anlotinib", "consider"),
+        ("palliative-radiotherapy", "consider"),
+        ("clinical-trial", "consider"),
+    ]
+    assert result.trials == ()  # one prior line: not the trial's population
+
+
+def test_early_sensitive_relapse_makes_rechallenge_a_consideration() -> None:
+    """Relapse Jul 1: 21 + 30 + 31 + 30 + 1 = 113 days -> sensitive, below 180."""
+    result = evaluate(
+        record(*chemo_io_first_line(), observations=(worsened("2025-07-01"),)), today=TODAY
+    )
+    assert ("platinum-rechallenge", "consider") in options_of(result)
+
+
+def test_resistant_relapse_has_no_rechallenge() -> None:
+    """Relapse Apr 20: 21 + 20 = 41 days -> resistant."""
+    result = evaluate(
+        record(*chemo_io_first_line(), observations=(worsened("2025-04-20"),)), today=TODAY
+    )
+    assert "platinum-rechallenge" not in [o.id for o in result.options]
+    assert "topotecan" in [o.id for o in result.options]
+
+
+def test_limited_stage_hides_tarlatamab() -> None:
+    conditions = (sclc("2024-12-20", stage="Limited stage"),)
+    result = evaluate(
+        record(
+            *chemo_io_first_line(), conditions=conditions, observations=(worsened("2025-10-15"),)
+        ),
+        today=TODAY,
+    )
+    assert "tarlatamab" not in [o.id for o in result.options]
+
+
+def test_options_already_received_are_not_shown() -> None:
+    """Topotecan as line 2 (Jun 2), progression after it (Sep 1): next_line 3."""
+    meds = [*chemo_io_first_line(), *cycles("topotecan", "2025-06-02", 3)]
+    result = evaluate(
+        record(*meds, observations=(worsened("2025-05-20"), worsened("2025-09-01"))), today=TODAY
+    )
+    ids = [o.id for o in result.options]
+    assert result.next_line == 3
+    assert "topotecan" not in ids
+    assert "anlotinib" in ids and "nab-paclitaxel-anlotinib" not in ids
+
+
+def test_prior_anti_angiogenic_hides_annab_but_bevacizumab_does_not_bar_the_trial_tki_rule() -> (
+    None
+):
+    meds = [*chemo_io_first_line(), given("bevacizumab", "2025-01-06")]
+    result = evaluate(record(*meds, observations=(worsened("2025-10-15"),)), today=TODAY)
+    assert "nab-paclitaxel-anlotinib" not in [o.id for o in result.options]
+
+
+def third_line(**kwargs):
+    meds = [*chemo_io_first_line(), *cycles("topotecan", "2025-06-02", 3), *kwargs.pop("extra", [])]
+    observations = (worsened("2025-05-20"), worsened("2025-09-01"), *kwargs.pop("observations", ()))
+    return record(*meds, observations=observations, **kwargs)
+
+
+def criteria_of(result):
+    (trial,) = result.trials
+    return trial.verdict, {c.criterion: c.result for c in trial.criteria}
+
+
+def test_third_line_patient_with_good_labs_is_eligible() -> None:
+    labs = (
+        lab("89247-1", "2025-09-10", 1),
+        lab("751-8", "2025-09-10", 2.1, "10*9/L"),
+        lab("777-3", "2025-09-10", 180, "10*3/uL"),
+        lab("718-7", "2025-09-10", 11.2, "g/dL"),  # 112 g/L
+        lab("2160-0", "2025-09-10", 1.0, "mg/dL", high=1.2),  # <= 1.8
+        lab("33914-3", "2025-09-10", 75, "mL/min/{1.73_m2}"),
+        lab("6301-6", "2025-09-10", 1.1, "{INR}"),
+    )
+    verdict, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
+    assert criteria["2+ prior lines, progressed after the latest"] == "met"
+    assert criteria["age 18-75"] == "met"  # born 1960-01-01: 65
+    assert verdict == "eligible", criteria
+
+
+def test_missing_labs_make_the_patient_possibly_eligible() -> None:
+    verdict, criteria = criteria_of(evaluate(third_line(), today=TODAY))
+    assert criteria["ECOG 0-1"] == "unknown"
+    assert verdict == "possibly-eligible"
+
+
+def test_ecog_2_or_low_haemoglobin_makes_the_patient_ineligible() -> None:
+    labs = (lab("89247-1", "2025-09-10", 2), lab("718-7", "2025-09-10", 85, "g/L"))
+    verdict, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
+    assert (criteria["ECOG 0-1"], criteria["hemoglobin >= 90 g/L"]) == ("not-met", "not-met")
+    assert verdict == "ineligible"
+
+
+def test_most_recent_ecog_wins() -> None:
+    labs = (lab("89247-1", "2025-08-01", 3), lab("89247-1", "2025-09-10", 0))
+    _, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
+    assert criteria["ECOG 0-1"] == "met"
+
+
+def test_age_76_is_not_met() -> None:
+    """Born 1949-11-21: 76 on 2025-11-21."""
+    _, criteria = criteria_of(evaluate(third_line(pat=patient("1949-11-21")), today=TODAY))
+    assert criteria["age 18-75"] == "not-met"
+
+
+def test_age_75_the_day_before_the_76th_birthday_is_met() -> None:
+    _, criteria = criteria_of(evaluate(third_line(pat=patient("1949-11-22")), today=TODAY))
+    assert criteria["age 18-75"] == "met"
+
+
+def test_prior_anlotinib_bars_the_trial() -> None:
+    verdict, criteria = criteria_of(
+        evaluate(third_line(extra=[given("anlotinib", "2025-06-02")]), today=TODAY)
+    )
+    assert criteria["no prior lomustine, anlotinib or anti-angiogenic TKI"] == "not-met"
+    assert verdict == "ineligible"
