@@ -115,7 +115,10 @@ class Catalogue:
                 found.add(self._names[hit.group(1).lower()])
         lowered = " ".join(words).lower()
         for refinement in self._refinements:
-            if refinement.base in found and any(t in lowered for t in refinement.terms):
+            refined = refinement.agent in found or any(t in lowered for t in refinement.terms)
+            if refinement.base in found and refined:
+                # One record, one drug: "paclitaxel" with a protein-bound marker (or next
+                # to a nab-paclitaxel name or code) is nab-paclitaxel only.
                 found.discard(refinement.base)
                 found.add(refinement.agent)
         return tuple(self._agents[name] for name in sorted(found))

@@ -1,0 +1,157 @@
+"""`sclc-cds evaluate`: the console script, its JSON and its exit codes (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+
+# The evaluation JSON keys of CONTRACT.md, key for key.
+TOP_KEYS = {
+    "patient",
+    "diagnosis",
+    "lines",
+    "progression",
+    "platinum",
+    "next_line",
+    "options",
+    "trials",
+    "cards",
+    "warnings",
+}
+LINE_KEYS = {"number", "agents", "maintenance_agents", "start", "end", "ongoing", "sources"}
+PLATINUM_KEYS = {
+    "last_dose",
+    "interval_days",
+    "sensitivity",
+    "rechallenge_window",
+    "estimated",
+    "days_since_last_platinum",
+}
+
+BUNDLE = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1962-03-04"}},
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c1",
+                "clinicalStatus": {"coding": [{"code": "active"}]},
+                "code": {"text": "Small cell lung cancer"},
+                "stage": [{"summary": {"text": "Extensive stage"}}],
+                "onsetDateTime": "2025-01-02",
+                "subject": {"reference": "Patient/p1"},
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "MedicationStatement",
+                "id": "ms1",
+                "status": "completed",
+                "medicationCodeableConcept": {"text": "Carboplatin"},
+                "effectivePeriod": {"start": "2025-01-06", "end": "2025-03-10"},
+                "subject": {"reference": "Patient/p1"},
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c2",
+                "clinicalStatus": {"coding": [{"code": "recurrence"}]},
+                "code": {"text": "Small cell lung cancer"},
+                "onsetDateTime": "2025-10-15",
+                "subject": {"reference": "Patient/p1"},
+            }
+        },
+    ],
+}
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(BUNDLE))
+    return path
+
+
+def test_console_script_prints_the_contract_json(bundle: Path) -> None:
+    """The installed `sclc-cds` prints every contract key; 219 days = Mar 10 -> Oct 15."""
+    exe = shutil.which("sclc-cds", path=str(Path(sys.executable).parent))
+    assert exe, "sclc-cds console script is not installed"
+    done = subprocess.run(
+        [exe, "evaluate", str(bundle), "--today", "2025-11-21"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == TOP_KEYS
+    assert set(result["lines"][0]) == LINE_KEYS
+    assert set(result["platinum"]) == PLATINUM_KEYS
+    assert set(result["progression"]) == {"date", "source", "estimated"}
+    assert result["patient"] == {"id": "p1", "age": 63, "deceased": False}
+    assert result["diagnosis"] == {
+        "sclc": True,
+        "stage": "extensive",
+        "condition": "Condition/c1",
+        "diagnosed": "2025-01-02",
+    }
+    assert result["platinum"]["interval_days"] == 219
+    assert result["platinum"]["days_since_last_platinum"] == 256  # Mar 10 -> Nov 21
+    assert result["next_line"] == 2
+    assert {"id": "platinum-rechallenge", "status": "recommended"} in result["options"]
+    assert set(result["trials"]) == set()  # one prior line: the trial is left out
+
+
+def test_today_defaults_to_the_current_date(
+    bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", str(bundle)]) == 0
+    assert json.loads(capsys.readouterr().out)["platinum"]["days_since_last_platinum"] > 256
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["evaluate", "/nonexistent/x.json"], "no such file"),
+        (["evaluate", "BUNDLE", "--today", "21/11/2025"], "not a date"),
+        (["evaluate", "NOTJSON"], "is not JSON"),
+        (["evaluate", "NOPATIENT"], "no Patient"),
+        (["evaluate", "BUNDLE", "--patient", "zz"], "no Patient with id"),
+    ],
+)
+def test_unusable_input_exits_2_with_one_line(
+    tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str], args: list[str], reason: str
+) -> None:
+    (tmp_path / "bad.json").write_text("{]")
+    (tmp_path / "empty.json").write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection"})
+    )
+    names = {
+        "BUNDLE": str(bundle),
+        "NOTJSON": str(tmp_path / "bad.json"),
+        "NOPATIENT": str(tmp_path / "empty.json"),
+    }
+    argv = [names.get(a, a) for a in args]
+    assert exit_code(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and reason in err
+
+
+def exit_code(argv: list[str]) -> int | str | None:
+    """main's return value, or the code of the SystemExit argparse raises."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
