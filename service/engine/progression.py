@@ -49,7 +49,8 @@ def find_dated_events(
     by_day: dict[date, Progression] = {}
     undated: list[Progression] = []
     warnings: list[str] = []
-    for obs in observations:
+    # Sorted so that ties between records of one day resolve the same way every time.
+    for obs in sorted(observations, key=lambda o: o.ref):
         if obs.status in VOID_OBSERVATION_STATUSES:
             continue
         if not _has_code(obs.codes, rules.LOINC, rules.DISEASE_STATUS_LOINC):
@@ -60,10 +61,10 @@ def find_dated_events(
             warnings.append(f"{obs.ref}: disease status 'worsened' without a date; not used")
             continue
         current = by_day.get(obs.effective)
-        # Priority 1 over Conditions on the same day; the first record wins among equals.
+        # Priority 1 over Conditions on the same day; the lowest ref wins among equals.
         if current is None or not current.source.startswith("Observation/"):
             by_day[obs.effective] = Progression(obs.effective, obs.ref)
-    for condition in relapses:
+    for condition in sorted(relapses, key=lambda c: c.ref):
         day = None
         if first_line_start is not None:
             if condition.onset and condition.onset > first_line_start:

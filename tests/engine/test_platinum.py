@@ -131,3 +131,12 @@ def test_sclc_with_no_exposures_has_no_lines_and_no_decision() -> None:
     result = evaluate(record(observations=(worsened("2025-10-15"),)), today=TODAY)
     assert result.diagnosis.sclc is True
     assert (result.lines, result.next_line, result.options) == ((), None, ())
+
+
+def test_two_progression_records_on_one_day_name_the_same_source_in_any_order() -> None:
+    """Found by the shuffle property: ties resolve by reference, not by input order."""
+    a, b = worsened("2025-10-15", ref="Observation/a"), worsened("2025-10-15", ref="Observation/b")
+    first = evaluate(record(*first_line(), observations=(a, b)), today=TODAY)
+    second = evaluate(record(*first_line(), observations=(b, a)), today=TODAY)
+    assert first.progression == second.progression
+    assert first.progression is not None and first.progression.source == "Observation/a"
