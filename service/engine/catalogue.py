@@ -125,11 +125,11 @@ class Catalogue:
 
     @staticmethod
     def looks_antineoplastic(texts: Iterable[str]) -> str | None:
-        """The first word that ends like an anticancer drug name (-mab, -tinib …), if any."""
+        """The first word that ends like an anticancer drug name (-mab, -tinib …), as written."""
         for text in texts:
             hit = _ANTINEOPLASTIC_SUFFIX.search(text)
             if hit:
-                return hit.group(1).lower()
+                return hit.group(1)
         return None
 
 

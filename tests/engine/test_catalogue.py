@@ -86,7 +86,7 @@ def test_supportive_agents_are_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("text", "word"),
-    [("Foobarmab 200 mg", "foobarmab"), ("zorotecan", "zorotecan"), ("aspirin", None)],
+    [("Foobarmab 200 mg", "Foobarmab"), ("zorotecan", "zorotecan"), ("aspirin", None)],
 )
 def test_unknown_antineoplastic_looking_names_are_spotted(text: str, word: str | None) -> None:
     assert Catalogue.looks_antineoplastic([text]) == word

@@ -135,7 +135,7 @@ def test_partial_date_exposure_is_skipped_with_a_warning() -> None:
 def test_unknown_anticancer_looking_drug_is_reported() -> None:
     odd = statement("ms3", {"medicationCodeableConcept": {"text": "Zorbalimab 200 mg"}})
     result = evaluate_doc(collection(PATIENT, SCLC, odd))
-    assert len(result.warnings) == 1 and "zorbalimab" in result.warnings[0]
+    assert len(result.warnings) == 1 and "'Zorbalimab'" in result.warnings[0]
 
 
 def test_cds_hooks_request_prefetch_is_read() -> None:
