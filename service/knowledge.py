@@ -1,0 +1,501 @@
+"""The knowledge base: option and trial cards read from the `cards` package.
+
+`cards/` holds one TOML file per option of CLINICAL_RULES §9 (`option-<id>.toml`) and
+one per trial of §10 (`trial-<NCT id>.toml`). Each file gives its regimen, when the
+product shows it, evidence bullets with the figures they quote, and citations of the
+source documents (`../shared/docs/`, by file name).
+
+- `load_knowledge()` reads the shipped files once and validates them; any fault is a
+  `KnowledgeError` naming the file and the field.
+- `check_against_documents()` checks the files against the source documents
+  themselves: every quoted figure must occur in the document it cites.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Annotated, Literal, Self, TypeVar, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from service.engine.model import Criterion
+from service.engine.options import OPTION_IDS
+from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, TRIAL_URL
+from service.engine.trials import TrialInputs, prescreen
+from service.errors import SclcCdsError
+
+__all__ = [
+    "DOCUMENTS",
+    "Citation",
+    "Evidence",
+    "Knowledge",
+    "KnowledgeError",
+    "Option",
+    "Trial",
+    "TrialCriterion",
+    "check_against_documents",
+    "engine_criteria",
+    "load_knowledge",
+    "load_knowledge_from",
+    "normalise",
+]
+
+# The five source documents (../shared/docs/INDEX.md); a card cites them by file name.
+DocumentName = Literal[
+    "000_e1d9681268751f05.txt",
+    "001_b4f620245f367cee.txt",
+    "002_7502c6c1fab9d4d0.txt",
+    "003_4cac35924055ddfc.txt",
+    "004_f50c1dc1e9887857.txt",
+]
+DOCUMENTS: tuple[str, ...] = get_args(DocumentName)
+
+# The trials the engine pre-screens (§10), with their registry pages.
+ENGINE_TRIALS = {TRIAL_ID: TRIAL_URL}
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Url = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+T = TypeVar("T")
+NonEmpty = Annotated[tuple[T, ...], Field(min_length=1)]
+
+
+class KnowledgeError(SclcCdsError):
+    """A knowledge-base file is missing or invalid; `file` and `field` say where."""
+
+    def __init__(self, message: str, *, file: str, field: str | None = None) -> None:
+        self.file = file
+        self.field = field
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {message}")
+
+
+class _Card(BaseModel):
+    """Frozen, closed: an unknown key or an empty string or list is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # An optional list may be left out, but one that is written must say something.
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("must not be empty (leave the key out instead)")
+        return value
+
+
+class Evidence(_Card):
+    """One evidence bullet: own words, every figure it states quoted as in `document`."""
+
+    text: Text
+    numbers: tuple[Text, ...] = ()
+    document: DocumentName
+
+
+class Citation(_Card):
+    """A source document; `url` only where the document itself gives one."""
+
+    document: DocumentName
+    label: Text
+    url: Url | None = None
+
+
+def _cited(citations: Iterable[Citation], evidence: Iterable[Evidence]) -> None:
+    documents = [c.document for c in citations]
+    if len(set(documents)) != len(documents):
+        raise ValueError("citations: a document is cited twice")
+    for i, item in enumerate(evidence):
+        if item.document not in documents:
+            raise ValueError(f"evidence[{i}].document: {item.document} is not among the citations")
+
+
+class Option(_Card):
+    """One option of §9: what it is, when it is shown, its evidence and sources."""
+
+    id: Text
+    title: Text
+    regimen: Text
+    when: Text
+    availability: Text | None = None
+    safety: tuple[Text, ...] = ()
+    notes: tuple[Text, ...] = ()
+    evidence: NonEmpty[Evidence]
+    citations: NonEmpty[Citation]
+
+    @field_validator("id")
+    @classmethod
+    def _known_id(cls, value: str) -> str:
+        if value not in OPTION_IDS:
+            raise ValueError(f"unknown option id {value!r} (known: {', '.join(OPTION_IDS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _evidence_cited(self) -> Self:
+        _cited(self.citations, self.evidence)
+        return self
+
+
+class TrialCriterion(_Card):
+    """A pre-screened criterion: the engine's name and the trial's own wording."""
+
+    criterion: Text
+    description: Text
+
+
+class Trial(_Card):
+    """A trial of §10 as its listing describes it, with the criteria the engine checks."""
+
+    nct_id: Annotated[str, StringConstraints(pattern=r"^NCT\d{8}$")]
+    title: Text
+    phase: Text
+    status: Text  # as of the cited listing
+    participants: Annotated[int, Field(gt=0)]
+    start: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}(-\d{2})?$")]
+    url: Url
+    regimen: Text
+    primary_endpoint: Text
+    criteria: NonEmpty[TrialCriterion]
+    not_prescreened: tuple[Text, ...] = ()  # criteria a FHIR record cannot tell
+    notes: tuple[Text, ...] = ()
+    citations: NonEmpty[Citation]
+
+    @model_validator(mode="after")
+    def _criteria_unique(self) -> Self:
+        names = [c.criterion for c in self.criteria]
+        if len(set(names)) != len(names):
+            raise ValueError("criteria: a criterion is listed twice")
+        _cited(self.citations, ())
+        return self
+
+
+class Knowledge(_Card):
+    """The options (the loader gives all, in the order of `OPTION_IDS`) and the trials."""
+
+    options: NonEmpty[Option]
+    trials: tuple[Trial, ...] = ()
+
+    def option(self, option_id: str) -> Option:
+        """The option with this id."""
+        for option in self.options:
+            if option.id == option_id:
+                return option
+        raise KeyError(option_id)
+
+    def trial(self, nct_id: str) -> Trial:
+        """The trial with this NCT id."""
+        for trial in self.trials:
+            if trial.nct_id == nct_id:
+                return trial
+        raise KeyError(nct_id)
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "(file)"
+
+
+_M = TypeVar("_M", bound=_Card)
+
+
+def _parse(model: type[_M], file: Traversable) -> _M:
+    try:
+        data = tomllib.loads(file.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"not valid TOML: {exc}", file=file.name) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        fields = [_where(tuple(e["loc"])) for e in errors]
+        # "file: field: first problem; other.field: next problem"
+        rest = [f"{f}: {e['msg']}" for f, e in zip(fields[1:], errors[1:], strict=True)]
+        message = "; ".join([errors[0]["msg"], *rest])
+        raise KnowledgeError(message, file=file.name, field=fields[0]) from exc
+
+
+def engine_criteria() -> tuple[str, ...]:
+    """The names of the criteria the engine pre-screens, in its order."""
+    blank = TrialInputs(
+        stage=None,
+        lines=(),
+        progressed_after_latest=None,
+        age=None,
+        received=frozenset(),
+        antiangiogenic_tki_received=False,
+        observations=(),
+    )
+    criteria: tuple[Criterion, ...] = prescreen(blank, DEFAULT_THRESHOLDS).criteria
+    return tuple(c.criterion for c in criteria)
+
+
+def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
+    """Read and validate the option and trial files of `directory`."""
+    files = sorted(
+        (f for f in directory.iterdir() if f.is_file() and f.name.endswith(".toml")),
+        key=lambda f: f.name,
+    )
+    options: dict[str, Option] = {}
+    trials: dict[str, Trial] = {}
+    for file in files:
+        if file.name.startswith("option-"):
+            option = _parse(Option, file)
+            if file.name != f"option-{option.id}.toml":
+                raise KnowledgeError(
+                    f"id {option.id!r} does not match the file name", file=file.name, field="id"
+                )
+            options[option.id] = option
+        elif file.name.startswith("trial-"):
+            trial = _parse(Trial, file)
+            if file.name != f"trial-{trial.nct_id}.toml":
+                raise KnowledgeError(
+                    f"nct_id {trial.nct_id!r} does not match the file name",
+                    file=file.name,
+                    field="nct_id",
+                )
+            _check_engine_trial(trial, file.name)
+            trials[trial.nct_id] = trial
+        else:
+            raise KnowledgeError(
+                "not an option-<id>.toml or trial-<NCT id>.toml file", file=file.name
+            )
+    for option_id in OPTION_IDS:
+        if option_id not in options:
+            raise KnowledgeError(
+                f"no file for option {option_id!r}", file=f"option-{option_id}.toml"
+            )
+    for nct_id in ENGINE_TRIALS:
+        if nct_id not in trials:
+            raise KnowledgeError(f"no file for trial {nct_id}", file=f"trial-{nct_id}.toml")
+    return Knowledge(
+        options=tuple(options[i] for i in OPTION_IDS),
+        trials=tuple(trials[i] for i in sorted(trials)),
+    )
+
+
+def _check_engine_trial(trial: Trial, file: str) -> None:
+    if trial.nct_id not in ENGINE_TRIALS:
+        raise KnowledgeError(
+            f"{trial.nct_id} is not a trial the engine pre-screens", file=file, field="nct_id"
+        )
+    if trial.url != ENGINE_TRIALS[trial.nct_id]:
+        raise KnowledgeError(
+            f"expected {ENGINE_TRIALS[trial.nct_id]}, got {trial.url}", file=file, field="url"
+        )
+    names = tuple(c.criterion for c in trial.criteria)
+    expected = engine_criteria()
+    if names != expected:
+        raise KnowledgeError(
+            f"the engine's criteria, in order, are {list(expected)}; the file has {list(names)}",
+            file=file,
+            field="criteria",
+        )
+
+
+@cache
+def load_knowledge() -> Knowledge:
+    """The knowledge shipped in the `cards` package, validated (read once)."""
+    return load_knowledge_from(resources.files("cards"))
+
+
+# ---------------------------------------------------------------------------------------
+# Checking against the source documents
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_SYMBOLS = str.maketrans(
+    {
+        "≥": ">=",
+        "≤": "<=",
+        "×": "x",
+        "–": "-",  # en dash
+        "—": "-",  # em dash
+        "−": "-",  # minus sign
+        "‐": "-",  # hyphen
+        "‑": "-",  # non-breaking hyphen
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+        "$": None,  # 003_… keeps LaTeX maths delimiters from its PDF conversion
+    }
+)
+_LATEX = (
+    (re.compile(r"\\geq?(?![a-z])"), "≥"),
+    (re.compile(r"\\leq?(?![a-z])"), "≤"),
+    (re.compile(r"\\times(?![a-z])"), "×"),
+)
+_HTML_SUP = re.compile(r"<sup>\s*(.*?)\s*</sup>", re.IGNORECASE)
+_SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_OPERATOR = re.compile(r"\s*(<=|>=|=|<|>)\s*")
+_DIGIT_X_DIGIT = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
+_DIGIT_DASH_DIGIT = re.compile(r"(?<=\d)\s*-\s*(?=\d)")
+_SPACE = re.compile(r"\s+")
+# A figure: digits with an optional decimal part, not glued to a word ("DLL3", "q21d").
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
+def normalise(text: str) -> str:
+    """Text in one spelling for searching: ≥/>=, ×/x, dashes, superscripts, spaces, case."""
+    text = _HTML_SUP.sub(r"^\1", text)
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group().translate(_SUPERSCRIPTS), text)
+    for pattern, symbol in _LATEX:
+        text = pattern.sub(symbol, text)
+    text = unicodedata.normalize("NFKC", text).translate(_SYMBOLS)
+    text = _OPERATOR.sub(r" \1 ", text)
+    text = _DIGIT_X_DIGIT.sub("x", text)
+    text = _DIGIT_DASH_DIGIT.sub("-", text)
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+def _occurs(needle: str, haystack: str) -> bool:
+    """`needle` in `haystack` (both normalised), never inside a longer number.
+
+    "5%" does not match in "35%", nor "6.0" in "16.05". Letters may touch either side:
+    units follow figures ("1.73m^2", "1.5x10^9") and the trial listing glues words
+    ("Recruiting" to "Phase 2").
+    """
+    if not needle:
+        return False
+    before = r"(?<!\d)(?<!\d\.)" if needle[0].isdigit() else ""
+    after = r"(?!\d)(?!\.\d)" if needle[-1].isdigit() else ""
+    return re.search(before + re.escape(needle) + after, haystack) is not None
+
+
+def _figures(text: str) -> list[str]:
+    return _FIGURE.findall(normalise(text))
+
+
+def _option_texts(option: Option) -> Iterator[tuple[str, str]]:
+    # `when` is left out: it states the product's own thresholds (CLINICAL_RULES §9).
+    yield "title", option.title
+    yield "regimen", option.regimen
+    if option.availability:
+        yield "availability", option.availability
+    for i, text in enumerate(option.safety):
+        yield f"safety[{i}]", text
+    for i, text in enumerate(option.notes):
+        yield f"notes[{i}]", text
+
+
+def _trial_texts(trial: Trial) -> Iterator[tuple[str, str]]:
+    yield "title", trial.title
+    yield "regimen", trial.regimen
+    yield "primary_endpoint", trial.primary_endpoint
+    for i, criterion in enumerate(trial.criteria):
+        yield f"criteria[{i}].description", criterion.description
+    for i, text in enumerate(trial.not_prescreened):
+        yield f"not_prescreened[{i}]", text
+    for i, text in enumerate(trial.notes):
+        yield f"notes[{i}]", text
+
+
+class _Documents:
+    """The normalised text of each source document, read on first use."""
+
+    def __init__(self, docs_dir: Path) -> None:
+        self._dir = docs_dir
+        self._texts: dict[str, str | None] = {}
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        if name not in self._texts:
+            path = self._dir / name
+            if path.is_file():
+                self._texts[name] = normalise(path.read_text("utf-8"))
+            else:
+                self._texts[name] = None
+                self.problems.append(f"{name}: not found in {self._dir}")
+        return self._texts[name]
+
+
+def _check_evidence(where: str, evidence: Iterable[Evidence], docs: _Documents) -> list[str]:
+    problems = []
+    for i, item in enumerate(evidence):
+        quoted = [normalise(n) for n in item.numbers]
+        quoted_figures = {f for n in quoted for f in _FIGURE.findall(n)}
+        for figure in _figures(item.text):
+            if figure not in quoted_figures:
+                problems.append(
+                    f"{where}: evidence[{i}] states {figure!r} but does not quote it in numbers"
+                )
+        text = docs.text(item.document)
+        if text is None:
+            continue
+        for number, needle in zip(item.numbers, quoted, strict=True):
+            if not _occurs(needle, text):
+                problems.append(
+                    f"{where}: evidence[{i}] number {number!r} not found in {item.document}"
+                )
+    return problems
+
+
+def _check_texts(
+    where: str, texts: Iterable[tuple[str, str]], cited: Iterable[str], docs: _Documents
+) -> list[str]:
+    sources = [t for t in (docs.text(d) for d in cited) if t is not None]
+    if not sources:
+        return []
+    problems = []
+    for field, text in texts:
+        for figure in _figures(text):
+            if not any(_occurs(figure, source) for source in sources):
+                problems.append(f"{where}: {field} states {figure!r}, found in no cited document")
+    return problems
+
+
+def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
+    """Problems found checking the knowledge against the source documents in `docs_dir`.
+
+    Every quoted number of every evidence bullet must occur in the document the bullet
+    cites, and every figure a bullet states must be among its quoted numbers; figures in
+    the other texts (regimen, safety, notes, citation labels, trial criteria) must occur
+    in a document the option or trial cites. An empty list means all is well.
+    """
+    docs = _Documents(docs_dir)
+    problems: list[str] = []
+    for option in knowledge.options:
+        where = f"option {option.id} (option-{option.id}.toml)"
+        cited = [c.document for c in option.citations]
+        problems += _check_evidence(where, option.evidence, docs)
+        problems += _check_texts(where, _option_texts(option), cited, docs)
+        for i, citation in enumerate(option.citations):
+            label = [(f"citations[{i}].label", citation.label)]
+            problems += _check_texts(where, label, [citation.document], docs)
+    for trial in knowledge.trials:
+        where = f"trial {trial.nct_id} (trial-{trial.nct_id}.toml)"
+        cited = [c.document for c in trial.citations]
+        sources = [t for t in (docs.text(d) for d in cited) if t is not None]
+        facts = {
+            "nct_id": trial.nct_id,
+            "phase": trial.phase,
+            "status": trial.status,
+            "participants": str(trial.participants),
+            "start": trial.start,
+        }
+        for field, value in facts.items():
+            if sources and not any(_occurs(normalise(value), s) for s in sources):
+                problems.append(f"{where}: {field} {value!r} found in no cited document")
+        problems += _check_texts(where, _trial_texts(trial), cited, docs)
+        for i, citation in enumerate(trial.citations):
+            label = [(f"citations[{i}].label", citation.label)]
+            problems += _check_texts(where, label, [citation.document], docs)
+    return docs.problems + problems

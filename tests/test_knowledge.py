@@ -1,0 +1,344 @@
+"""The knowledge base in `cards/`: its schema, its loader, and its figures against the documents."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cards
+from service.engine.options import OPTION_IDS
+from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, TRIAL_URL
+from service.engine.trials import TrialInputs, prescreen
+from service.errors import SclcCdsError
+from service.knowledge import (
+    DOCUMENTS,
+    Citation,
+    Evidence,
+    Knowledge,
+    KnowledgeError,
+    Option,
+    check_against_documents,
+    load_knowledge,
+    load_knowledge_from,
+)
+
+CARDS = Path(cards.__file__).parent
+DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
+needs_docs = pytest.mark.skipif(
+    not DOCS.is_dir(), reason=f"source documents not found at {DOCS} (../shared/docs)"
+)
+
+D000, D001, D002, D003, D004 = DOCUMENTS
+
+# CLINICAL_RULES §9, column "from": the documents each option must cite.
+SOURCES = {
+    "platinum-rechallenge": {D003, D000},
+    "topotecan": {D001, D003},
+    "lurbinectedin": {D003},
+    "tarlatamab": {D002},
+    "amrubicin": {D000, D003},
+    "nab-paclitaxel-anlotinib": {D003},
+    "anlotinib": {D003},
+    "palliative-radiotherapy": {D000, D001},
+    "clinical-trial": {D000, D001},
+}
+
+ENGINE_CRITERIA = [
+    "extensive-stage SCLC",
+    "2+ prior lines, progressed after the latest",
+    "age 18-75",
+    "ECOG 0-1",
+    "no prior lomustine, anlotinib or anti-angiogenic TKI",
+    "ANC >= 1.5 x10^9/L",
+    "platelets >= 100 x10^9/L",
+    "hemoglobin >= 90 g/L",
+    "creatinine <= 1.5 x ULN",
+    "eGFR >= 60 mL/min/1.73m2",
+    "INR <= 1.5",
+]
+
+
+# --- the shipped knowledge --------------------------------------------------------------
+
+
+def test_shipped_knowledge_loads_once_with_every_option_in_table_order() -> None:
+    """load_knowledge() validates the packaged files and caches the result."""
+    knowledge = load_knowledge()
+    assert list(OPTION_IDS) == [o.id for o in knowledge.options]
+    assert knowledge.trial(TRIAL_ID).url == TRIAL_URL
+    assert knowledge is load_knowledge()
+
+
+def test_every_option_id_has_a_file_and_no_file_is_unknown() -> None:
+    """cards/ holds exactly one option-<id>.toml per OPTION_IDS entry and one trial file."""
+    expected = {f"option-{i}.toml" for i in OPTION_IDS} | {f"trial-{TRIAL_ID}.toml"}
+    assert expected == {p.name for p in CARDS.glob("*.toml")}
+
+
+@pytest.mark.parametrize("option_id", OPTION_IDS)
+def test_every_option_cites_the_documents_its_rule_names(option_id: str) -> None:
+    """Each option cites at least the documents of §9's "from" column."""
+    cited = {c.document for c in load_knowledge().option(option_id).citations}
+    assert SOURCES[option_id] <= cited
+
+
+def test_the_trial_cites_its_listing_and_states_its_facts() -> None:
+    """NCT07632209 cites 004_…: phase 2, 46 participants, not yet recruiting, start 2026-06."""
+    trial = load_knowledge().trial(TRIAL_ID)
+    assert [D004] == [c.document for c in trial.citations]
+    assert ("Phase 2", 46, "not yet recruiting", "2026-06") == (
+        trial.phase,
+        trial.participants,
+        trial.status,
+        trial.start,
+    )
+
+
+def test_trial_criteria_are_the_engines_in_its_order() -> None:
+    """The trial file describes exactly the criteria prescreen() reports, in order."""
+    inputs = TrialInputs(
+        stage="extensive",
+        lines=(),
+        progressed_after_latest=True,
+        age=60,
+        received=frozenset(),
+        antiangiogenic_tki_received=False,
+        observations=(),
+    )
+    engine = [c.criterion for c in prescreen(inputs, DEFAULT_THRESHOLDS).criteria]
+    described = [c.criterion for c in load_knowledge().trial(TRIAL_ID).criteria]
+    assert ENGINE_CRITERIA == engine == described
+
+
+@needs_docs
+def test_every_quoted_figure_occurs_in_the_document_it_cites() -> None:
+    """check_against_documents finds nothing wrong with the shipped knowledge."""
+    assert [] == check_against_documents(load_knowledge(), DOCS)
+
+
+def test_knowledge_error_is_one_of_ours() -> None:
+    """KnowledgeError belongs to the project's exception tree."""
+    assert issubclass(KnowledgeError, SclcCdsError)
+
+
+# --- the loader on bad copies -----------------------------------------------------------
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped cards/ data files."""
+    target = tmp_path / "cards"
+    target.mkdir()
+    for path in CARDS.glob("*.toml"):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def rejected(directory: Path) -> KnowledgeError:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge_from(directory)
+    return caught.value
+
+
+def test_an_unmodified_copy_loads_like_the_package(copy: Path) -> None:
+    """The directory loader and the package loader agree."""
+    assert load_knowledge() == load_knowledge_from(copy)
+
+
+def test_a_file_without_citations_is_rejected(copy: Path) -> None:
+    """An option with no [[citations]] fails, naming the file and the field."""
+    path = copy / "option-topotecan.toml"
+    text = path.read_text("utf-8")
+    path.write_text(text[: text.index("[[citations]]")], "utf-8")
+    error = rejected(copy)
+    assert ("option-topotecan.toml", "citations") == (error.file, error.field)
+    assert "option-topotecan.toml: citations:" in str(error)
+
+
+def test_an_unknown_option_id_is_rejected(copy: Path) -> None:
+    """An option file whose id is not in OPTION_IDS fails."""
+    path = copy / "option-docetaxel.toml"
+    shutil.copy(copy / "option-topotecan.toml", path)
+    edit(path, 'id = "topotecan"', 'id = "docetaxel"')
+    error = rejected(copy)
+    assert ("option-docetaxel.toml", "id") == (error.file, error.field)
+    assert "unknown option id 'docetaxel'" in str(error)
+
+
+def test_a_missing_option_file_is_rejected(copy: Path) -> None:
+    """Every option of OPTION_IDS must have its file."""
+    (copy / "option-anlotinib.toml").unlink()
+    assert "option-anlotinib.toml" == rejected(copy).file
+
+
+def test_an_id_that_does_not_match_its_file_name_is_rejected(copy: Path) -> None:
+    """option-<id>.toml must carry that id."""
+    edit(copy / "option-anlotinib.toml", 'id = "anlotinib"', 'id = "topotecan"')
+    error = rejected(copy)
+    assert ("option-anlotinib.toml", "id") == (error.file, error.field)
+
+
+def test_a_file_of_unknown_kind_is_rejected(copy: Path) -> None:
+    """Only option-*.toml and trial-*.toml files belong in cards/."""
+    (copy / "notes.toml").write_text('text = "x"\n', "utf-8")
+    assert "notes.toml" == rejected(copy).file
+
+
+def test_invalid_toml_is_rejected(copy: Path) -> None:
+    """A syntax error names the file."""
+    edit(copy / "option-amrubicin.toml", 'title = "Amrubicin"', "title = Amrubicin")
+    error = rejected(copy)
+    assert "option-amrubicin.toml" == error.file
+    assert "not valid TOML" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('document = "003_4cac35924055ddfc.txt"', 'document = "005_x.txt"', "evidence[0].document"),
+        ('title = "Lurbinectedin"', 'title = "  "', "title"),
+        ('numbers = ["35.2%"]', "numbers = []", "evidence[0].numbers"),
+        ('numbers = ["35.2%"]', 'numbers = [""]', "evidence[0].numbers[0]"),
+        ('title = "Lurbinectedin"', 'title = "Lurbinectedin"\ndose = "3.2 mg/m2"', "dose"),
+        ('availability = "Access in China has been limited."', "", None),
+    ],
+    ids=["unknown-document", "blank-title", "empty-list", "empty-number", "unknown-key", "ok"],
+)
+def test_field_faults_are_reported_with_their_field(
+    copy: Path, old: str, new: str, field: str | None
+) -> None:
+    """Unknown documents, blank strings, empty lists and unknown keys fail; optional keys may go."""
+    edit(copy / "option-lurbinectedin.toml", old, new)
+    if field is None:
+        assert load_knowledge_from(copy).option("lurbinectedin").availability is None
+        return
+    error = rejected(copy)
+    assert ("option-lurbinectedin.toml", field) == (error.file, error.field)
+
+
+def test_evidence_citing_an_uncited_document_is_rejected(copy: Path) -> None:
+    """Every evidence bullet's document must be among the option's citations."""
+    edit(copy / "option-topotecan.toml", f'document = "{D001}"', f'document = "{D002}"')
+    error = rejected(copy)
+    assert "option-topotecan.toml" == error.file
+    assert f"evidence[2].document: {D002} is not among the citations" in str(error)
+
+
+def test_trial_criteria_drifting_from_the_engine_are_rejected(copy: Path) -> None:
+    """A criterion renamed in the trial file no longer matches the engine and fails."""
+    edit(copy / f"trial-{TRIAL_ID}.toml", 'criterion = "INR <= 1.5"', 'criterion = "INR < 1.5"')
+    error = rejected(copy)
+    assert (f"trial-{TRIAL_ID}.toml", "criteria") == (error.file, error.field)
+
+
+def test_a_trial_url_other_than_the_registry_page_is_rejected(copy: Path) -> None:
+    """The trial links to its clinicaltrials.gov page."""
+    edit(copy / f"trial-{TRIAL_ID}.toml", TRIAL_URL, "https://example.org/trial")
+    assert "url" == rejected(copy).field
+
+
+# --- check_against_documents --------------------------------------------------------------
+
+
+@needs_docs
+def test_a_number_not_in_the_cited_document_is_reported(copy: Path) -> None:
+    """A figure changed in a copy (35.2% -> 53.2%) is reported with number, file and option."""
+    edit(copy / "option-lurbinectedin.toml", "35.2%", "53.2%")
+    edit(copy / "option-lurbinectedin.toml", "35.2%", "53.2%")
+    problems = check_against_documents(load_knowledge_from(copy), DOCS)
+    assert [
+        f"option lurbinectedin (option-lurbinectedin.toml): evidence[0] number '53.2%' "
+        f"not found in {D003}"
+    ] == problems
+
+
+@needs_docs
+def test_a_figure_in_a_regimen_found_in_no_cited_document_is_reported(copy: Path) -> None:
+    """An invented dose in free text (not an evidence bullet) is reported too."""
+    edit(copy / "option-topotecan.toml", "Topotecan as a single agent.", "Topotecan 1.75 mg/m².")
+    problems = check_against_documents(load_knowledge_from(copy), DOCS)
+    assert [
+        "option topotecan (option-topotecan.toml): regimen states '1.75', "
+        "found in no cited document"
+    ] == problems
+
+
+def one_option(*, text: str, numbers: tuple[str, ...]) -> Knowledge:
+    evidence = (
+        Evidence(text=text, numbers=numbers, document=D003)
+        if numbers
+        else Evidence(text=text, document=D003)
+    )
+    option = Option(
+        id="lurbinectedin",
+        title="Lurbinectedin",
+        regimen="Lurbinectedin alone.",
+        when="Any relapse after a platinum line.",
+        evidence=(evidence,),
+        citations=(Citation(document=D003, label="Tian et al."),),
+    )
+    return Knowledge(options=(option,))
+
+
+def check(tmp_path: Path, document: str, number: str) -> list[str]:
+    (tmp_path / D003).write_text(document, "utf-8")
+    return check_against_documents(one_option(text="A figure.", numbers=(number,)), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("number", "document"),
+    [
+        ("≥ 180 days", "late relapse ( $\\geq 180$  days) [17]"),
+        ("6–9 months", "usually ranged between 6-9 months"),
+        ("≥1.5 × 10⁹/L", "count (ANC) ≥ 1.5×10⁹/L;"),
+        (">= 1.5x10^9/L", "count (ANC) ≥ 1.5×10⁹/L;"),
+        ("125 mg/m²", "receiving 125 mg/m<sup>2</sup> of nab-paclitaxel"),
+        ("p = 0.02", "(37.5% vs. 8.3%,  p=0.02 )"),
+        ("INR ≤ 1.5", "ratio: INR <=1.5;"),
+        ("Phase 2", "Not Yet RecruitingPhase 2\n"),
+        ("35.2%", "a confirmed ORR\nof 35.2%."),
+    ],
+)
+def test_spelling_variants_of_a_figure_are_found(
+    tmp_path: Path, number: str, document: str
+) -> None:
+    """≥/>=, en dash/hyphen, ×/x, superscripts, LaTeX and spacing do not hide a figure."""
+    assert [] == check(tmp_path, document, number)
+
+
+@pytest.mark.parametrize(
+    ("number", "document"),
+    [("5%", "an ORR of 35%"), ("6.0 months", "16.0 months"), ("1.5", "1.55"), ("2.4", "12.4")],
+)
+def test_a_figure_is_not_found_inside_a_longer_one(
+    tmp_path: Path, number: str, document: str
+) -> None:
+    """A quoted figure must not match as part of a longer number."""
+    assert [
+        f"option lurbinectedin (option-lurbinectedin.toml): evidence[0] number {number!r} "
+        f"not found in {D003}"
+    ] == check(tmp_path, document, number)
+
+
+def test_a_figure_stated_but_not_quoted_is_reported(tmp_path: Path) -> None:
+    """Every figure a bullet's text states must be among its quoted numbers."""
+    (tmp_path / D003).write_text("ORR 37.5% vs. 8.3%", "utf-8")
+    knowledge = one_option(text="ORR 37.5% vs 8.3%.", numbers=("37.5%",))
+    assert [
+        "option lurbinectedin (option-lurbinectedin.toml): evidence[0] states '8.3' "
+        "but does not quote it in numbers"
+    ] == check_against_documents(knowledge, tmp_path)
+
+
+def test_a_missing_document_is_reported(tmp_path: Path) -> None:
+    """A cited document absent from docs_dir is a problem, not a crash."""
+    problems = check_against_documents(one_option(text="No figure.", numbers=()), tmp_path)
+    assert [f"{D003}: not found in {tmp_path}"] == problems
