@@ -1,26 +1,480 @@
-"""Turn an evaluation into CDS Hooks cards, using the knowledge base in `cards/`.
+"""Turn an evaluation into CDS Hooks 2.0 cards, using the knowledge base in `cards/`.
 
-Interim: the card builders land in the next commit; the service wiring calls these two
-functions and nothing else.
+Pure: takes an `Evaluation` (and the drafted agents for order hooks) and returns card
+JSON objects; no Flask, no I/O beyond the packaged knowledge read once. Every card is
+information for a clinician, cites its source document, carries a `uuid` derived from
+the evaluation (the same evaluation gives the same uuids, so feedback can refer to
+them), and leaves out every empty string, list or object. Text that comes from the
+record (resource ids, drug names in warnings) is escaped, because EHRs such as the
+public sandbox render `detail` markdown with raw HTML enabled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import hashlib
+import html
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any, Literal
 
-from service.engine.model import Evaluation
+from service.engine.model import Evaluation, Line, Platinum
+from service.engine.rules import TRIAL_ID
+from service.knowledge import Citation, Knowledge, Option, Trial, load_knowledge
 
-__all__ = ["order_cards", "patient_view_cards"]
+__all__ = ["SUMMARY_LIMIT", "order_cards", "patient_view_cards"]
+
+Indicator = Literal["info", "warning", "critical"]
+
+SUMMARY_LIMIT = 140  # CDS Hooks 2.0: summary "<140-character"
+_NAMESPACE = uuid.UUID("7b0d2b4e-5d1c-4c69-9d43-2f1e6a7c8e90")  # this product's cards
+OVERRIDE_SYSTEM = "urn:sclc-relapse-cds:override-reason"
+# Reasons a clinician may give for setting an option card aside (CDS Hooks overrideReasons).
+OVERRIDE_REASONS = (
+    ("other-plan", "Another treatment is already planned"),
+    ("not-suitable", "Not suitable for this patient"),
+    ("patient-declined", "Patient declined"),
+    ("not-available", "Not available here"),
+    ("data-incomplete", "Record incomplete or out of date"),
+)
+DISCLAIMER = (
+    "_Decision support for the treating clinician, not an order. "
+    "Check the record and the sources before acting._"
+)
+# Agents of each drug option, as drafted in an order (order-select / order-sign).
+PLATINUM_AGENTS = frozenset({"carboplatin", "cisplatin"})
+_ORDER_OPTIONS = {
+    "topotecan": "topotecan",
+    "lurbinectedin": "lurbinectedin",
+    "amrubicin": "amrubicin",
+    "nab-paclitaxel": "nab-paclitaxel-anlotinib",
+    "anlotinib": "anlotinib",
+}
+TARLATAMAB = "tarlatamab"
+# Where the platinum sensitivity cut-offs come from (CLINICAL_RULES §7).
+_SENSITIVITY_DOCUMENTS = ("000_e1d9681268751f05.txt", "003_4cac35924055ddfc.txt")
+# First-line therapy context for the "no systemic therapy" card (§8).
+_FIRST_LINE_DOCUMENT = "002_7502c6c1fab9d4d0.txt"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_RESULT_MARK = {"met": "met", "not-met": "**not met**", "unknown": "unknown"}
 
 
-def patient_view_cards(evaluation: Evaluation) -> list[dict[str, Any]]:
-    """The cards `patient-view` returns for this evaluation."""
-    del evaluation
-    return []
+def escape(text: str) -> str:
+    """Record text made inert for markdown rendered with raw HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
 
 
-def order_cards(evaluation: Evaluation, agents: Sequence[str]) -> list[dict[str, Any]]:
-    """The cards `order-select` / `order-sign` return when these agents are drafted."""
-    del evaluation, agents
-    return []
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "unknown date"
+
+
+def _fingerprint(evaluation: Evaluation) -> str:
+    body = json.dumps(evaluation.to_json(), sort_keys=True, default=str)
+    return hashlib.sha256(f"{evaluation.today}|{body}".encode()).hexdigest()
+
+
+def _shorten(text: str) -> str:
+    if len(text) < SUMMARY_LIMIT:
+        return text
+    return text[: SUMMARY_LIMIT - 2].rstrip() + "…"
+
+
+def _citations(knowledge: Knowledge) -> dict[str, Citation]:
+    """One citation per document: the shortest label any card gives it."""
+    found: dict[str, Citation] = {}
+    for citation in (c for o in knowledge.options for c in o.citations):
+        best = found.get(citation.document)
+        if best is None or len(citation.label) < len(best.label):
+            found[citation.document] = citation
+    for trial in knowledge.trials:
+        for citation in trial.citations:
+            found.setdefault(citation.document, citation)
+    return found
+
+
+def _source(citations: Sequence[Citation]) -> dict[str, Any]:
+    first = citations[0]
+    label = (
+        first.label
+        if len(citations) == 1
+        else "; ".join(dict.fromkeys(c.label.split(" (")[0] for c in citations))
+    )
+    source: dict[str, Any] = {"label": label}
+    url = next((c.url for c in citations if c.url), None)
+    if url:
+        source["url"] = url
+    return source
+
+
+def _sources_section(citations: Iterable[Citation]) -> str:
+    lines = [f"- {c.label} (`{c.document}`)" for c in citations]
+    return "**Sources**\n\n" + "\n".join(lines)
+
+
+class _CardMaker:
+    """Builds the cards of one evaluation, with uuids stable for that evaluation."""
+
+    def __init__(self, evaluation: Evaluation, knowledge: Knowledge) -> None:
+        self.evaluation = evaluation
+        self.knowledge = knowledge
+        self.citations = _citations(knowledge)
+        self.fingerprint = _fingerprint(evaluation)
+
+    def card(
+        self,
+        key: str,
+        *,
+        summary: str,
+        detail: str,
+        indicator: Indicator,
+        citations: Sequence[Citation],
+        override: bool = False,
+        links: Sequence[dict[str, str]] = (),
+    ) -> dict[str, Any]:
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid5(_NAMESPACE, f"{self.fingerprint}|{key}")),
+            "summary": _shorten(summary),
+            "detail": f"{detail}\n\n{_sources_section(citations)}\n\n{DISCLAIMER}",
+            "indicator": indicator,
+            "source": _source(citations),
+        }
+        if override:
+            card["overrideReasons"] = [
+                {"system": OVERRIDE_SYSTEM, "code": code, "display": display}
+                for code, display in OVERRIDE_REASONS
+            ]
+        if links:
+            card["links"] = list(links)
+        return card
+
+    def documents(self, *names: str) -> list[Citation]:
+        return [self.citations[n] for n in names if n in self.citations]
+
+    # --- patient-view -----------------------------------------------------------------
+
+    def summary_card(self) -> dict[str, Any]:
+        e = self.evaluation
+        stage = e.diagnosis.stage or "unknown"
+        count = len(e.lines)
+        parts = [f"SCLC, {stage} stage: {count} line{'s' if count != 1 else ''}"]
+        parts.append(self._standing_short())
+        if e.platinum and e.platinum.sensitivity:
+            interval = e.platinum.interval_days
+            days = (
+                f" ({interval} d{' est.' if e.platinum.estimated else ''})"
+                if interval is not None
+                else ""
+            )
+            parts.append(f"platinum-{e.platinum.sensitivity}{days}")
+        incomplete = bool(e.warnings) or self._estimated() or e.relapse_undated
+        sections = [
+            f"**Where the patient stands:** {self._standing_long()}",
+            self._diagnosis_text(),
+            "**Lines of therapy**\n\n" + "\n".join(self._line_text(line) for line in e.lines),
+            self._platinum_text(e.platinum),
+        ]
+        if incomplete:
+            sections.append(self._data_to_check())
+        return self.card(
+            "summary",
+            summary="; ".join(parts),
+            detail="\n\n".join(s for s in sections if s),
+            indicator="warning" if incomplete else "info",
+            citations=self.documents(*_SENSITIVITY_DOCUMENTS),
+        )
+
+    def no_therapy_card(self) -> dict[str, Any]:
+        e = self.evaluation
+        detail = (
+            f"{self._diagnosis_text()}\n\nNo systemic anticancer therapy for SCLC is recorded "
+            "(MedicationStatement, MedicationRequest or MedicationAdministration). Relapse "
+            "options are shown once a first line and a progression are on record; first-line "
+            "treatment choice is outside what this service covers."
+        )
+        if e.warnings:
+            detail += "\n\n" + self._data_to_check()
+        return self.card(
+            "no-therapy",
+            summary=f"SCLC, {e.diagnosis.stage or 'unknown'} stage: no systemic therapy recorded",
+            detail=detail,
+            indicator="warning" if e.warnings else "info",
+            citations=self.documents(_FIRST_LINE_DOCUMENT),
+        )
+
+    def option_card(self, option: Option, status: str) -> dict[str, Any]:
+        e = self.evaluation
+        label = "Recommended" if status == "recommended" else "To consider"
+        sections = [
+            f"**{label} for line {e.next_line}.** {self._why(option.id)}",
+            f"**Regimen:** {option.regimen}",
+            "**Evidence**\n\n" + "\n".join(f"- {item.text}" for item in option.evidence),
+        ]
+        if option.safety:
+            sections.append("**Safety**\n\n" + "\n".join(f"- {s}" for s in option.safety))
+        if option.availability:
+            sections.append(f"**Availability:** {option.availability}")
+        if option.notes:
+            sections.append("**Notes**\n\n" + "\n".join(f"- {n}" for n in option.notes))
+        return self.card(
+            f"option:{option.id}",
+            summary=f"Line {e.next_line} option ({status}): {option.title}",
+            detail="\n\n".join(sections),
+            indicator="info",
+            citations=option.citations,
+            override=True,
+        )
+
+    def trial_card(self, trial: Trial) -> dict[str, Any]:
+        e = self.evaluation
+        result = next(t for t in e.trials if t.id == trial.nct_id)
+        verdict = result.verdict.replace("-", " ")
+        descriptions = {c.criterion: c.description for c in trial.criteria}
+        rows = "\n".join(
+            f"| {descriptions.get(c.criterion, c.criterion)} | {_RESULT_MARK[c.result]} |"
+            for c in result.criteria
+        )
+        sections = [
+            f"**Pre-screen: {verdict}** (from the record; the study team decides eligibility).",
+            f"**{trial.title}** ({trial.phase}, {trial.status} as of the listing, "
+            f"{trial.participants} participants, start {trial.start}).",
+            f"**Regimen:** {trial.regimen}",
+            f"| Criterion | From the record |\n|---|---|\n{rows}",
+        ]
+        if trial.not_prescreened:
+            sections.append(
+                "**Not checked from the record**\n\n"
+                + "\n".join(f"- {item}" for item in trial.not_prescreened)
+            )
+        return self.card(
+            f"trial:{trial.nct_id}",
+            summary=f"Trial {trial.nct_id} (lomustine + anlotinib, {trial.phase}): {verdict}",
+            detail="\n\n".join(sections),
+            indicator="info",
+            citations=trial.citations,
+            links=[
+                {
+                    "label": f"{trial.nct_id} on ClinicalTrials.gov",
+                    "url": trial.url,
+                    "type": "absolute",
+                }
+            ],
+        )
+
+    # --- order-select / order-sign ----------------------------------------------------
+
+    def platinum_warning(self, agent: str) -> dict[str, Any]:
+        platinum = self.evaluation.platinum
+        interval = platinum.interval_days if platinum else None
+        sensitivity = platinum.sensitivity if platinum else "unknown"
+        rechallenge = self.knowledge.option("platinum-rechallenge")
+        detail = (
+            f"{agent.capitalize()} is being ordered for a patient whose last platinum-based "
+            f"line was followed by progression after **{interval} days** "
+            f"({sensitivity}). Relapse within 90 days of platinum predicts a low response "
+            "to further chemotherapy, and re-treatment with platinum is described for "
+            "sensitive relapse (180 days or more).\n\n"
+            + "**Evidence**\n\n"
+            + "\n".join(f"- {item.text}" for item in rechallenge.evidence)
+        )
+        return self.card(
+            f"order:platinum:{agent}",
+            summary=f"{agent.capitalize()} re-treatment: platinum-{sensitivity} relapse "
+            f"({interval} days after the last dose)",
+            detail=detail,
+            indicator="warning",
+            citations=self.documents(*_SENSITIVITY_DOCUMENTS),
+            override=True,
+        )
+
+    def drafted_option(self, option: Option, agent: str) -> dict[str, Any]:
+        shown = {o.id: o.status for o in self.evaluation.options}
+        context = (
+            f"This service lists it for line {self.evaluation.next_line} ({shown[option.id]})."
+            if option.id in shown
+            else "It is not among the options this service lists for the patient now."
+        )
+        sections = [
+            f"**{option.title}** is being ordered. {context}",
+            f"**Regimen:** {option.regimen}",
+            "**Evidence**\n\n" + "\n".join(f"- {item.text}" for item in option.evidence),
+        ]
+        if option.safety:
+            sections.append("**Safety**\n\n" + "\n".join(f"- {s}" for s in option.safety))
+        if option.availability:
+            sections.append(f"**Availability:** {option.availability}")
+        return self.card(
+            f"order:option:{option.id}:{agent}",
+            summary=f"{option.title}: evidence for relapsed SCLC",
+            detail="\n\n".join(sections),
+            indicator="info",
+            citations=option.citations,
+        )
+
+    def tarlatamab_monitoring(self) -> dict[str, Any]:
+        option = self.knowledge.option("tarlatamab")
+        detail = (
+            "Tarlatamab is being ordered. Plan the monitoring the source describes:\n\n"
+            + "\n".join(f"- {s}" for s in option.safety)
+        )
+        if self.evaluation.diagnosis.stage == "limited":
+            detail += (
+                "\n\nThe record gives **limited stage**; the source describes tarlatamab "
+                "for extensive stage."
+            )
+        return self.card(
+            "order:tarlatamab-monitoring",
+            summary="Tarlatamab: monitor for cytokine release syndrome and neurotoxicity",
+            detail=detail,
+            indicator="warning",
+            citations=option.citations,
+        )
+
+    # --- text pieces ------------------------------------------------------------------
+
+    def _estimated(self) -> bool:
+        e = self.evaluation
+        return bool(e.progression and e.progression.estimated) or bool(
+            e.platinum and e.platinum.estimated
+        )
+
+    def _standing_short(self) -> str:
+        e = self.evaluation
+        latest = e.lines[-1] if e.lines else None
+        if e.next_line is not None and latest is not None:
+            return f"progressed after line {latest.number}, line {e.next_line} decision"
+        if latest is None:
+            return "no therapy recorded"
+        if latest.ongoing:
+            return f"line {latest.number} ongoing"
+        return f"line {latest.number} ended {_day(latest.end)}"
+
+    def _standing_long(self) -> str:
+        e = self.evaluation
+        latest = e.lines[-1]
+        if e.next_line is not None:
+            when = (
+                f"on {_day(e.progression.date)}"
+                if e.progression and e.progression.date
+                else "(relapse recorded without a usable date)"
+            )
+            return (
+                f"progression {when} after line {latest.number} started: a decision point "
+                f"for **line {e.next_line}**. The options and the trial pre-screen follow "
+                "as separate cards."
+            )
+        if e.patient.deceased:
+            return "the record says the patient has died; no options are shown."
+        if latest.ongoing:
+            return (
+                f"line {latest.number} is ongoing (started {_day(latest.start)}, last dose "
+                f"{_day(latest.end)}); no progression after its start is recorded."
+            )
+        return (
+            f"line {latest.number} ended on {_day(latest.end)}; no progression after its "
+            "start is recorded, so no relapse options are shown."
+        )
+
+    def _diagnosis_text(self) -> str:
+        d = self.evaluation.diagnosis
+        return (
+            f"**Diagnosis:** small-cell lung cancer, {d.stage or 'unknown'} stage, "
+            f"diagnosed {_day(d.diagnosed)}."
+        )
+
+    @staticmethod
+    def _line_text(line: Line) -> str:
+        text = f"- **Line {line.number}** ({_day(line.start)} to {_day(line.end)}"
+        text += ", ongoing)" if line.ongoing else ")"
+        text += f": {', '.join(line.agents)}"
+        if line.maintenance_agents:
+            text += f"; maintenance: {', '.join(line.maintenance_agents)}"
+        return text
+
+    def _platinum_text(self, platinum: Platinum | None) -> str:
+        if platinum is None:
+            return "**Platinum:** no platinum-containing line is recorded."
+        text = f"**Platinum:** last dose {_day(platinum.last_dose)}"
+        if platinum.interval_days is not None:
+            text += (
+                f"; progression on {_day(platinum.progression_date)} gives a platinum-free "
+                f"interval of **{platinum.interval_days} days**: **{platinum.sensitivity}**"
+            )
+            if platinum.rechallenge_window:
+                text += " (180 days or more: re-challenge window)"
+            if platinum.estimated:
+                text += ". The progression date is estimated from the start of the next line"
+        elif platinum.sensitivity == "unknown":
+            text += "; a relapse is recorded without a usable date, so the interval is unknown"
+        else:
+            text += f"; no progression since ({platinum.days_since_last_platinum} days ago)"
+        return text + "."
+
+    def _why(self, option_id: str) -> str:
+        p = self.evaluation.platinum
+        if option_id == "platinum-rechallenge" and p is not None:
+            return (
+                f"Platinum-free interval {p.interval_days} days"
+                + (" (estimated)" if p.estimated else "")
+                + "."
+            )
+        if option_id in ("topotecan", "lurbinectedin", "tarlatamab") and p is not None:
+            return "Relapse after a platinum-containing line."
+        if option_id == "nab-paclitaxel-anlotinib":
+            return "Second line after platinum chemo-immunotherapy, no anti-angiogenic drug so far."
+        if option_id == "anlotinib":
+            return "Third line or later, no anlotinib so far."
+        return "Shown at every relapse decision point."
+
+    def _data_to_check(self) -> str:
+        e = self.evaluation
+        items = [escape(w) for w in e.warnings]
+        if self._estimated():
+            items.append(
+                "The progression date is estimated from the start of the next line (no "
+                "dated progression is recorded)."
+            )
+        if e.relapse_undated:
+            items.append("A relapse is recorded without a usable date.")
+        return "**Data to check**\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def patient_view_cards(
+    evaluation: Evaluation, *, knowledge: Knowledge | None = None
+) -> list[dict[str, Any]]:
+    """The cards `patient-view` returns for this evaluation (CLINICAL_RULES §8–§10)."""
+    e = evaluation
+    if not e.diagnosis.sclc:
+        return []
+    maker = _CardMaker(e, knowledge or load_knowledge())
+    if e.patient.deceased:
+        return []
+    if not e.lines:
+        return [maker.no_therapy_card()]
+    cards = [maker.summary_card()]
+    cards.extend(maker.option_card(maker.knowledge.option(o.id), o.status) for o in e.options)
+    cards.extend(
+        maker.trial_card(maker.knowledge.trial(t.id)) for t in e.trials if t.id == TRIAL_ID
+    )
+    return cards
+
+
+def order_cards(
+    evaluation: Evaluation, agents: Sequence[str], *, knowledge: Knowledge | None = None
+) -> list[dict[str, Any]]:
+    """Cards for drafted orders of these agents (order-select / order-sign)."""
+    e = evaluation
+    if not e.diagnosis.sclc or e.patient.deceased:
+        return []
+    maker = _CardMaker(e, knowledge or load_knowledge())
+    cards: list[dict[str, Any]] = []
+    for agent in dict.fromkeys(agents):
+        if agent in PLATINUM_AGENTS:
+            if e.platinum and e.platinum.sensitivity in ("refractory", "resistant"):
+                cards.append(maker.platinum_warning(agent))
+        elif agent == TARLATAMAB:
+            cards.append(maker.tarlatamab_monitoring())
+        elif agent in _ORDER_OPTIONS:
+            cards.append(maker.drafted_option(maker.knowledge.option(_ORDER_OPTIONS[agent]), agent))
+    return cards

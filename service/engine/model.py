@@ -121,6 +121,7 @@ class Platinum:
     estimated: bool
     days_since_last_platinum: int
     line_number: int = field(default=0, compare=False)
+    progression_date: date | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -139,6 +139,7 @@ def platinum_interval(
             estimated=event.estimated,
             days_since_last_platinum=since,
             line_number=line.number,
+            progression_date=event_day,
         )
     return Platinum(
         last_dose=last_dose,
