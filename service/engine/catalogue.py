@@ -62,6 +62,7 @@ class Catalogue:
     def __init__(self, entries: Iterable[Mapping[str, Any]]) -> None:
         self._agents: dict[str, Agent] = {}
         self._by_code: dict[str, str] = {}
+        self._codes: dict[str, tuple[str, ...]] = {}
         names: dict[str, str] = {}
         refinements: list[_Refinement] = []
         for entry in entries:
@@ -74,6 +75,7 @@ class Catalogue:
             if agent.name in self._agents:
                 raise ValueError(f"drug catalogue lists {agent.name!r} twice")
             self._agents[agent.name] = agent
+            self._codes[agent.name] = tuple(str(c) for c in entry.get("rxnorm", []))
             for code in entry.get("rxnorm", []):
                 if self._by_code.setdefault(str(code), agent.name) != agent.name:
                     raise ValueError(f"drug catalogue gives RxNorm {code} to two agents")
@@ -97,6 +99,10 @@ class Catalogue:
 
     def agent(self, name: str) -> Agent:
         return self._agents[name]
+
+    def rxnorm(self, name: str) -> tuple[str, ...]:
+        """The agent's RxNorm codes as the catalogue lists them (ingredient first)."""
+        return self._codes[name]
 
     @property
     def agents(self) -> tuple[Agent, ...]:
