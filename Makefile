@@ -13,8 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	@echo "sclc-cds evaluate on fhir_fixtures/sensitive-late-relapse.json (the HTTP service arrives with 'sclc-cds serve')"
-	$(BIN)/sclc-cds evaluate fhir_fixtures/sensitive-late-relapse.json
+	$(BIN)/sclc-cds serve --port 8080
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests

@@ -1,3 +1,72 @@
-"""sclc-relapse-cds: CDS Hooks decision support for relapsed small-cell lung cancer."""
+"""sclc-relapse-cds: CDS Hooks decision support for relapsed small-cell lung cancer.
 
-__all__: list[str] = []
+`create_app()` builds the CDS Hooks service; it is the only place things are wired
+(gunicorn runs `"service:create_app()"`). No app is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
+from flask_cors import CORS
+
+from service.feedback import FeedbackStore
+from service.http import hooks_blueprint, meta_blueprint
+from service.http.errors import register_error_handlers
+from service.http.log import configure_logging
+from service.http.settings import DEFAULTS, ENV_PREFIX, Settings
+from service.http.state import AppState, install
+
+__all__ = ["DEFAULTS", "create_app"]
+
+# The headers a browser-based CDS client sends (CDS Hooks sandbox: JWT and JSON body).
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type")
+CORS_MAX_AGE_SECONDS = 600
+
+
+class _JsonProvider(DefaultJSONProvider):
+    sort_keys = False  # keep the specification's field order (cards, then systemActions)
+    ensure_ascii = False
+
+
+def _preflight_headers(response: Response) -> Response:
+    """Name the allowed headers on every accepted preflight, asked for or not."""
+    if request.method == "OPTIONS" and "Access-Control-Allow-Origin" in response.headers:
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(CORS_ALLOW_HEADERS)
+    return response
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The CDS Hooks app: `DEFAULTS`, then `SCLC_CDS_*` variables, then `test_config`.
+
+    Raises ValueError naming the variable when a setting is unusable.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.json = _JsonProvider(app)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    settings = Settings.from_config(app.config, instance_path=app.instance_path)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    install(app, AppState(settings=settings, feedback=FeedbackStore(settings.feedback_db)))
+
+    app.register_blueprint(meta_blueprint)
+    app.register_blueprint(hooks_blueprint)
+    register_error_handlers(app)
+    app.after_request(_preflight_headers)  # registered first, so it runs after flask-cors
+    CORS(
+        app,
+        resources={r"/*": {"origins": settings.cors_origins}},
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=CORS_MAX_AGE_SECONDS,
+        # A public page (the hosted CDS Hooks sandbox) calling `make run` on localhost:
+        # Chrome's Private Network Access preflight must be granted.
+        allow_private_network=True,
+    )
+    configure_logging()
+    return app

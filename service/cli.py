@@ -1,4 +1,4 @@
-"""`sclc-cds`: evaluate a FHIR record from the command line (and, later, serve hooks)."""
+"""`sclc-cds`: serve the CDS Hooks service, or evaluate a FHIR record on the command line."""
 
 from __future__ import annotations
 
@@ -11,14 +11,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
+from service import create_app
 from service.config import thresholds_from_env
 from service.engine import evaluate
 from service.errors import InputError
 from service.fhir import build_records, load_path
+from service.hooks import view_cards
+from service.http.server import serve
 
 __all__ = ["main"]
 
 EXIT_INPUT = 2
+TODAY_VARIABLE = "SCLC_CDS_TODAY"  # the service's fixed evaluation date, if set
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +39,16 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _default_today() -> date:
+    value = os.environ.get(TODAY_VARIABLE)
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{TODAY_VARIABLE} must be a date (YYYY-MM-DD)") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sclc-cds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -42,9 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "path", type=Path, help="Bundle, resource, NDJSON, folder or CDS Hooks request"
     )
-    run.add_argument("--today", type=_day, default=None, help="evaluation date (default: today)")
+    run.add_argument(
+        "--today",
+        type=_day,
+        default=None,
+        help=f"evaluation date (default: ${TODAY_VARIABLE}, else today)",
+    )
     run.add_argument("--hook", default="patient-view", choices=["patient-view"])
     run.add_argument("--patient", default=None, help="Patient id, when the input holds several")
+    serve = commands.add_parser("serve", help="serve the CDS Hooks service (gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     return parser
 
 
@@ -57,17 +79,26 @@ def _evaluate(args: argparse.Namespace) -> Any:
             raise InputError(f"no Patient with id {args.patient!r} in {args.path}")
     if not records:
         raise InputError(f"no Patient resource in {args.path}")
-    today = args.today or date.today()
+    today = args.today or _default_today()
     thresholds = thresholds_from_env(os.environ)
-    results = [evaluate(r, today=today, thresholds=thresholds).to_json() for r in records]
+    evaluations = [evaluate(r, today=today, thresholds=thresholds) for r in records]
+    # `cards` are exactly what the patient-view service returns for the same record.
+    results = [e.to_json(cards=view_cards(e)) for e in evaluations]
     return results[0] if len(results) == 1 else results
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app = create_app()  # a bad SCLC_CDS_* setting fails here, before gunicorn starts
+    serve(app, host=args.host, port=args.port)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "evaluate":
-            output = _evaluate(args)
+        if args.command == "serve":
+            return _serve(args)
+        output = _evaluate(args)
     except (InputError, ValueError) as error:
         print(f"sclc-cds: {error}", file=sys.stderr)
         return EXIT_INPUT

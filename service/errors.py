@@ -3,22 +3,28 @@
     SclcCdsError                 500  anything of ours that went wrong
     ├── InputError               400  unusable input: not JSON, not FHIR, no Patient
     │   └── UnsupportedInput     400  a FHIR release or shape the engine does not read
+    ├── Unauthorized             401  missing or invalid JWT where one is required
     ├── NotFound                 404  unknown service or resource
+    ├── MethodNotAllowed         405  an HTTP method the endpoint does not answer
     ├── PayloadTooLarge          413  request body over the limit
     └── PrefetchUnavailable      412  data missing and no usable FHIR server
 
 The CLI turns `InputError` into exit code 2 with a one-line message; the HTTP layer
-turns each class into its status with an OperationOutcome body.
+turns each class into its status with an OperationOutcome body (`code` is its
+`issue.code`). The HTTP layer sends the message to the caller as `diagnostics`, so
+messages raised there name fields and keys, never values from the record.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "InputError",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PrefetchUnavailable",
     "SclcCdsError",
+    "Unauthorized",
     "UnsupportedInput",
 ]
 
@@ -39,9 +45,19 @@ class UnsupportedInput(InputError):
     code = "not-supported"
 
 
+class Unauthorized(SclcCdsError):
+    status = 401
+    code = "login"
+
+
 class NotFound(SclcCdsError):
     status = 404
     code = "not-found"
+
+
+class MethodNotAllowed(SclcCdsError):
+    status = 405
+    code = "not-supported"
 
 
 class PayloadTooLarge(SclcCdsError):

@@ -1,0 +1,160 @@
+"""The app's settings, checked once from `app.config` when the app is created.
+
+`service.create_app` fills `app.config` from `DEFAULTS`, then the `SCLC_CDS_*`
+environment variables (`from_prefixed_env`, which JSON-decodes values it can), then a
+test config. `Settings.from_config` turns that into typed values and fails with a
+ValueError naming the variable when one is unusable, so a bad setting stops the
+service at start, not at the first hook call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from service.config import THRESHOLD_PREFIX, thresholds_from_env
+from service.engine import Thresholds
+from service.fhir.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
+from service.http.auth import JwtPolicy, load_jwks
+
+__all__ = ["DEFAULTS", "ENV_PREFIX", "Settings"]
+
+ENV_PREFIX = "SCLC_CDS"
+# Every setting, by its app.config key (the environment variable is SCLC_CDS_<key>).
+DEFAULTS: Mapping[str, Any] = {
+    "TODAY": None,  # evaluation date YYYY-MM-DD; None: the day of each call
+    "FEEDBACK_DB": None,  # SQLite file; None: <instance path>/feedback.sqlite3
+    "MAX_BODY_BYTES": 5 * 1024 * 1024,
+    "FHIR_PAGE_CAP": DEFAULT_PAGE_CAP,
+    "FHIR_CONNECT_TIMEOUT": DEFAULT_TIMEOUTS.connect,
+    "FHIR_READ_TIMEOUT": DEFAULT_TIMEOUTS.read,
+    "FHIR_SESSION_FACTORY": requests.Session,  # a callable: tests inject theirs (not env)
+    "JWT_REQUIRED": False,
+    "JWT_JWKS": None,
+    "JWT_ISSUERS": None,
+    "BASE_URL": None,  # public base URL, when a proxy changes what the service sees
+    "CORS_ORIGINS": "*",
+}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _name(key: str) -> str:
+    return f"{ENV_PREFIX}_{key}"
+
+
+def _flag(config: Mapping[str, Any], key: str) -> bool:
+    value = config.get(key)
+    if isinstance(value, bool | int) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{_name(key)} must be true or false")
+
+
+def _number(config: Mapping[str, Any], key: str, kind: type[int] | type[float]) -> Any:
+    try:
+        number = kind(str(config.get(key)))  # str(): "20.5", True and None are refused
+    except ValueError:
+        raise ValueError(f"{_name(key)} must be a positive {kind.__name__}") from None
+    if number <= 0:
+        raise ValueError(f"{_name(key)} must be a positive {kind.__name__}")
+    return number
+
+
+def _today(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{_name('TODAY')} must be a date (YYYY-MM-DD)") from None
+
+
+def _issuers(value: Any) -> frozenset[str] | None:
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"{_name('JWT_ISSUERS')} must be a comma-separated list of URLs")
+    issuers = frozenset(i.strip() for i in items if i.strip())
+    return issuers or None
+
+
+def _origins(value: Any) -> str | list[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"{_name('CORS_ORIGINS')} must be * or a comma-separated list")
+    origins = [i.strip() for i in items if i.strip()]
+    if not origins:
+        raise ValueError(f"{_name('CORS_ORIGINS')} must be * or a comma-separated list")
+    return "*" if "*" in origins else origins
+
+
+def _thresholds(config: Mapping[str, Any]) -> Thresholds:
+    prefix = "THRESHOLD_"
+    overrides = {
+        THRESHOLD_PREFIX + key.removeprefix(prefix): str(value)
+        for key, value in config.items()
+        if key.startswith(prefix)
+    }
+    return thresholds_from_env(overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Typed settings of one app (see the README's configuration table)."""
+
+    today: date | None
+    thresholds: Thresholds
+    feedback_db: Path
+    max_body_bytes: int
+    cors_origins: str | list[str]
+    page_cap: int
+    timeouts: Timeouts
+    session_factory: SessionFactory
+    jwt: JwtPolicy | None
+    base_url: str | None
+
+    def evaluation_date(self) -> date:
+        """The day the engine evaluates at: the fixed `TODAY`, else today."""
+        return self.today or date.today()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, instance_path: str) -> Settings:
+        """Checked settings; ValueError names the variable that is unusable."""
+        jwt_policy = None
+        if _flag(config, "JWT_REQUIRED"):
+            jwks = config.get("JWT_JWKS")
+            if not jwks:
+                raise ValueError(f"{_name('JWT_REQUIRED')} needs {_name('JWT_JWKS')} (a file)")
+            jwt_policy = JwtPolicy(
+                keys=load_jwks(Path(jwks)), issuers=_issuers(config.get("JWT_ISSUERS"))
+            )
+        database = config.get("FEEDBACK_DB") or Path(instance_path) / "feedback.sqlite3"
+        session_factory = config.get("FHIR_SESSION_FACTORY")
+        if not callable(session_factory):
+            raise ValueError("FHIR_SESSION_FACTORY must make a requests.Session")
+        base_url = config.get("BASE_URL") or None
+        return cls(
+            today=_today(config.get("TODAY")),
+            thresholds=_thresholds(config),
+            feedback_db=Path(database),
+            max_body_bytes=_number(config, "MAX_BODY_BYTES", int),
+            cors_origins=_origins(config.get("CORS_ORIGINS")),
+            page_cap=_number(config, "FHIR_PAGE_CAP", int),
+            timeouts=Timeouts(
+                connect=_number(config, "FHIR_CONNECT_TIMEOUT", float),
+                read=_number(config, "FHIR_READ_TIMEOUT", float),
+            ),
+            session_factory=session_factory,
+            jwt=jwt_policy,
+            base_url=str(base_url).rstrip("/") if base_url else None,
+        )

@@ -1,0 +1,37 @@
+"""What one app holds for its requests: its settings and its feedback store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+from flask import Flask, current_app
+
+from service.feedback import FeedbackStore
+from service.http.settings import Settings
+
+__all__ = ["AppState", "evaluation_date", "install", "state"]
+
+EXTENSION = "sclc_cds"
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    feedback: FeedbackStore
+
+
+def install(app: Flask, app_state: AppState) -> None:
+    """Attach `app_state` to `app` (done once, by `service.create_app`)."""
+    app.extensions[EXTENSION] = app_state
+
+
+def state() -> AppState:
+    """The current app's state (inside a request or an app context)."""
+    return cast(AppState, current_app.extensions[EXTENSION])
+
+
+def evaluation_date() -> date:
+    """The day the current app evaluates at (SCLC_CDS_TODAY, else today)."""
+    return state().settings.evaluation_date()
