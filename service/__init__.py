@@ -14,8 +14,10 @@ from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 
 from service.feedback import FeedbackStore
-from service.http import hooks_blueprint, meta_blueprint
+from service.fhirstore import FixtureStore
+from service.http import demo_blueprint, fhir_blueprint, hooks_blueprint, meta_blueprint
 from service.http.errors import register_error_handlers
+from service.http.fhir import STORE_KEY
 from service.http.log import configure_logging
 from service.http.settings import DEFAULTS, ENV_PREFIX, Settings
 from service.http.state import AppState, install
@@ -54,8 +56,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install(app, AppState(settings=settings, feedback=FeedbackStore(settings.feedback_db)))
 
+    app.extensions[STORE_KEY] = FixtureStore.from_dir(settings.fixtures_dir)
+
     app.register_blueprint(meta_blueprint)
     app.register_blueprint(hooks_blueprint)
+    app.register_blueprint(fhir_blueprint)
+    app.register_blueprint(demo_blueprint)
     register_error_handlers(app)
     app.after_request(_preflight_headers)  # registered first, so it runs after flask-cors
     CORS(

@@ -1,17 +1,18 @@
-"""`sclc-cds`: serve the CDS Hooks service, or evaluate a FHIR record on the command line."""
+"""`sclc-cds`: serve the CDS Hooks service, evaluate a FHIR record, or write a synthetic patient."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
-from service import create_app
+from service import create_app, synth
 from service.config import thresholds_from_env
 from service.engine import evaluate
 from service.errors import InputError
@@ -67,7 +68,94 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the CDS Hooks service (gunicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    fixtures = commands.add_parser("fixtures", help="synthetic SCLC patients for tests")
+    kinds = fixtures.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    new = kinds.add_parser(
+        "new",
+        help="write a synthetic patient Bundle from a short description",
+        description=synth.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    new.add_argument("name", help="scenario name: the Patient id and the file name")
+    new.add_argument(
+        "--regimen",
+        action="append",
+        default=[],
+        type=_regimen,
+        help="AGENT[+AGENT]@YYYY-MM-DD[xCYCLES][qDAYS], once per line of therapy",
+    )
+    new.add_argument(
+        "--progression",
+        action="append",
+        default=[],
+        type=_day,
+        help="date of an mCODE 'worsened' disease status (repeatable)",
+    )
+    new.add_argument(
+        "--relapse",
+        action="append",
+        default=[],
+        type=_day,
+        help="onset of an SCLC recurrence Condition (repeatable)",
+    )
+    new.add_argument("--stage", choices=["extensive", "limited", "unknown"], default="extensive")
+    new.add_argument(
+        "--born", type=_day, default=synth.PatientSpec.__dataclass_fields__["born"].default
+    )
+    new.add_argument(
+        "--diagnosed",
+        type=_day,
+        default=None,
+        help="diagnosis date (default: a week before the first dose)",
+    )
+    new.add_argument("--deceased", type=_day, default=None)
+    new.add_argument("--ecog", type=int, choices=range(6), default=None)
+    new.add_argument(
+        "--lab",
+        action="append",
+        default=[],
+        help=f"NAME=VALUE, NAME one of {', '.join(synth.LABS)} (repeatable)",
+    )
+    new.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="file to write (default: fhir_fixtures/NAME.json; - for stdout)",
+    )
     return parser
+
+
+def _regimen(text: str) -> synth.Regimen:
+    try:
+        return synth.parse_regimen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _new_fixture(args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", args.name):
+        raise InputError("the name must be lowercase letters, digits and dashes (a FHIR id)")
+    spec = synth.PatientSpec(
+        id=args.name,
+        regimens=tuple(args.regimen),
+        progressions=tuple(args.progression),
+        relapses=tuple(args.relapse),
+        stage=args.stage,
+        born=args.born,
+        diagnosed=args.diagnosed,
+        deceased=args.deceased,
+        ecog=args.ecog,
+        labs=synth.parse_labs(args.lab),
+    )
+    text = json.dumps(synth.bundle_for(spec), indent=2) + "\n"
+    if str(args.out) == "-":
+        print(text, end="")
+        return 0
+    out = args.out or Path("fhir_fixtures") / f"{args.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> Any:
@@ -98,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "fixtures":
+            return _new_fixture(args)
         output = _evaluate(args)
     except (InputError, ValueError) as error:
         print(f"sclc-cds: {error}", file=sys.stderr)

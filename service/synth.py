@@ -58,6 +58,9 @@ class Regimen:
         return [self.start + timedelta(days=i * self.every) for i in range(self.cycles)]
 
 
+DEFAULT_BORN = date(1962, 5, 14)
+
+
 @dataclass(frozen=True, slots=True)
 class PatientSpec:
     id: str
@@ -65,7 +68,7 @@ class PatientSpec:
     progressions: tuple[date, ...] = ()
     relapses: tuple[date, ...] = ()
     stage: str = "extensive"
-    born: date = date(1962, 5, 14)
+    born: date = DEFAULT_BORN
     diagnosed: date | None = None
     deceased: date | None = None
     ecog: int | None = None

@@ -100,3 +100,41 @@ def test_relapse_conditions_and_death_are_written() -> None:
 def test_unknown_lab_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown lab"):
         parse_labs(["ldh=300"])
+
+
+def test_cli_writes_a_fixture_the_evaluator_reads(tmp_path, capsys) -> None:
+    """One line makes a test case: sensitive relapse 219 days after Mar 10 2025."""
+    import json
+
+    from service.cli import main
+
+    out = tmp_path / "late.json"
+    argv = [
+        "fixtures",
+        "new",
+        "late",
+        "--regimen",
+        "carboplatin+etoposide@2025-01-06x4",
+        "--progression",
+        "2025-10-15",
+        "--ecog",
+        "1",
+        "--lab",
+        "anc=2.0",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--today", "2026-11-21"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["platinum"]["interval_days"] == 219
+    assert result["next_line"] == 2
+    assert result["warnings"] == []
+
+
+def test_cli_refuses_a_name_that_is_not_an_id(capsys) -> None:
+    from service.cli import main
+
+    assert main(["fixtures", "new", "Bad Name", "--out", "-"]) == 2
+    assert "lowercase" in capsys.readouterr().err

@@ -39,7 +39,11 @@ DEFAULTS: Mapping[str, Any] = {
     "JWT_ISSUERS": None,
     "BASE_URL": None,  # public base URL, when a proxy changes what the service sees
     "CORS_ORIGINS": "*",
+    "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the repository's
 }
+# The scenario fixtures beside the package in a source checkout (the container sets
+# SCLC_CDS_FIXTURES_DIR to its own copy).
+DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fhir_fixtures"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -122,6 +126,7 @@ class Settings:
     session_factory: SessionFactory
     jwt: JwtPolicy | None
     base_url: str | None
+    fixtures_dir: Path = DEFAULT_FIXTURES_DIR
 
     def evaluation_date(self) -> date:
         """The day the engine evaluates at: the fixed `TODAY`, else today."""
@@ -157,4 +162,5 @@ class Settings:
             session_factory=session_factory,
             jwt=jwt_policy,
             base_url=str(base_url).rstrip("/") if base_url else None,
+            fixtures_dir=Path(config.get("FIXTURES_DIR") or DEFAULT_FIXTURES_DIR),
         )

@@ -146,11 +146,19 @@ def free_port() -> int:
 
 
 def check_exchange(method: str, path: str, status: int, content_type: str, body: bytes) -> None:
-    """Every response's contract: JSON errors as OperationOutcome, CDS bodies conforming."""
+    """Every response's contract: JSON errors as OperationOutcome, CDS bodies conforming;
+    /fhir answers FHIR JSON, /demo serves its page."""
     if method in ("OPTIONS", "HEAD"):
         assert status == 200 or status >= 400, status
         return
-    assert content_type.split(";")[0] == "application/json", (path, status, content_type)
+    if status < 400 and (path in ("/demo", "/demo/") or path.startswith("/demo/static/")):
+        return  # the demo page and its assets
+    json_types = (
+        ("application/json", "application/fhir+json")
+        if path.startswith("/fhir/")
+        else ("application/json",)
+    )
+    assert content_type.split(";")[0] in json_types, (path, status, content_type)
     assert not body.lstrip().startswith(b"<"), body[:80]
     document = json.loads(body)
     if status >= 400:

@@ -238,3 +238,20 @@ def test_feedback_survives_a_restart(tmp_path: Path) -> None:
         (item["card"], "2026-11-21T10:05:31+00:00"),
         (item["card"], "2026-11-22T08:00:00+00:00"),
     ]
+
+
+def test_service_fills_prefetch_from_its_own_fhir_endpoint(live: Live) -> None:
+    """No prefetch, fhirServer = the service's /fhir: it fetches over HTTP, same cards."""
+    from service.cards import patient_view_cards
+    from tests.test_cards import evaluation_of
+
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "5f1d7c7e-7c1a-4d0b-9a55-3f3f0e1c2b10",
+        "fhirServer": f"{live.base}/fhir",
+        "context": {"userId": "Practitioner/example", "patientId": "third-line"},
+    }
+    response = live.call("POST", PATIENT_VIEW, json=body)
+    assert response.status_code == 200
+    expected = patient_view_cards(evaluation_of("third-line"))
+    assert [c["summary"] for c in response.json()["cards"]] == [c["summary"] for c in expected]
