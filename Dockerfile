@@ -1,28 +1,42 @@
-# The CDS Hooks service under gunicorn. Build: docker build -t sclc-relapse-cds .
-# Run:   docker run -p 8080:8080 -v sclc-feedback:/data sclc-relapse-cds
-FROM debian:bookworm-slim
+# The CDS Hooks service under gunicorn, with the knowledge base and the fixtures inside.
+#   docker build -t sclc-relapse-cds .      (here: make image, which uses podman)
+#   docker run -p 8080:8080 -v sclc-feedback:/data sclc-relapse-cds
+# Two stages: the build stage installs the project into a virtual environment; the
+# runtime stage copies only that environment and the fixtures, and runs as a non-root user.
+ARG BASE=debian:bookworm-slim
 
+FROM ${BASE} AS build
+# PIP_CERT: a CA bundle for pip when the build runs behind a TLS-inspecting proxy
+# (make image passes the host's); empty elsewhere, and then unused.
+ARG PIP_CERT=
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
-
-# Only what the package needs (the knowledge base in cards/ is package data).
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY cards ./cards
-RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /src \
-    && rm -rf /src
+RUN if [ -n "$PIP_CERT" ]; then export PIP_CERT; else unset PIP_CERT; fi \
+    && python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+    && /opt/venv/bin/python -c "import service, cards; from service.knowledge import load_knowledge; load_knowledge()"
 
-RUN useradd --system --create-home --uid 10001 app \
-    && mkdir /data && chown app /data
+FROM ${BASE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home --uid 10001 app \
+    && mkdir /data \
+    && chown app /data
+COPY --from=build /opt/venv /opt/venv
+COPY fhir_fixtures /app/fhir_fixtures
 USER app
 WORKDIR /home/app
-
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    SCLC_CDS_FEEDBACK_DB=/data/feedback.sqlite3
+    SCLC_CDS_FEEDBACK_DB=/data/feedback.sqlite3 \
+    SCLC_CDS_FIXTURES_DIR=/app/fhir_fixtures \
+    GUNICORN_CMD_ARGS="--bind=0.0.0.0:8080 --worker-class=gthread --workers=2 --threads=4"
 VOLUME /data
 EXPOSE 8080
 
@@ -30,5 +44,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 
 # The app writes one JSON line per call to stderr; gunicorn's access log stays off.
-CMD ["gunicorn", "-b", "0.0.0.0:8080", "-k", "gthread", "-w", "2", "--threads", "4", \
-     "service:create_app()"]
+CMD ["gunicorn", "service:create_app()"]
