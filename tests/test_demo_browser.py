@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,27 @@ def test_first_line_patient_shows_one_bar_and_only_the_summary_card(page: Any, l
     assert len(shown) == 1 and "line 1 ongoing" in shown[0]
     assert "No progression after the last platinum line" in page.inner_text("#timeline")
     assert page.errors == []
+
+
+def test_a_pasted_bundle_is_shown_like_a_fixture(page: Any, live: Live) -> None:
+    """A bundle made by the generator, pasted: sensitive relapse 219 days after Mar 10."""
+    import json
+
+    from service.synth import PatientSpec, bundle_for, parse_regimen
+
+    bundle = bundle_for(
+        PatientSpec(
+            id="pasted-patient",
+            regimens=(parse_regimen("carboplatin+etoposide@2025-01-06x4"),),
+            progressions=(date(2025, 10, 15),),
+        )
+    )
+    page.goto(f"{live.base}/demo")
+    page.click("details.paste > summary")
+    page.fill("#bundle-text", json.dumps(bundle))
+    page.click("#bundle-run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Showing')")
+    assert "Pasted Patient" in page.inner_text("#patient-header")
+    assert page.locator("#timeline rect.bar").count() == 1
+    assert page.text_content("#pfi-label") == "Platinum-free interval: 219 days (sensitive)"
+    assert page.locator("#cards .card").count() > 1
