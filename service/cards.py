@@ -108,9 +108,27 @@ def _source(citations: Sequence[Citation]) -> dict[str, Any]:
     return source
 
 
+def _bullets(title: str, items: Iterable[str]) -> str:
+    return f"**{title}**\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def _option_body(option: Option, *, notes: bool) -> list[str]:
+    """Regimen, evidence, safety, availability (and notes) of an option, as sections."""
+    sections = [
+        f"**Regimen:** {option.regimen}",
+        _bullets("Evidence", (item.text for item in option.evidence)),
+    ]
+    if option.safety:
+        sections.append(_bullets("Safety", option.safety))
+    if option.availability:
+        sections.append(f"**Availability:** {option.availability}")
+    if notes and option.notes:
+        sections.append(_bullets("Notes", option.notes))
+    return sections
+
+
 def _sources_section(citations: Iterable[Citation]) -> str:
-    lines = [f"- {c.label} (`{c.document}`)" for c in citations]
-    return "**Sources**\n\n" + "\n".join(lines)
+    return _bullets("Sources", (f"{c.label} (`{c.document}`)" for c in citations))
 
 
 class _CardMaker:
@@ -208,15 +226,8 @@ class _CardMaker:
         label = "Recommended" if status == "recommended" else "To consider"
         sections = [
             f"**{label} for line {e.next_line}.** {self._why(option.id)}",
-            f"**Regimen:** {option.regimen}",
-            "**Evidence**\n\n" + "\n".join(f"- {item.text}" for item in option.evidence),
+            *_option_body(option, notes=True),
         ]
-        if option.safety:
-            sections.append("**Safety**\n\n" + "\n".join(f"- {s}" for s in option.safety))
-        if option.availability:
-            sections.append(f"**Availability:** {option.availability}")
-        if option.notes:
-            sections.append("**Notes**\n\n" + "\n".join(f"- {n}" for n in option.notes))
         return self.card(
             f"option:{option.id}",
             summary=f"Line {e.next_line} option ({status}): {option.title}",
@@ -243,10 +254,7 @@ class _CardMaker:
             f"| Criterion | From the record |\n|---|---|\n{rows}",
         ]
         if trial.not_prescreened:
-            sections.append(
-                "**Not checked from the record**\n\n"
-                + "\n".join(f"- {item}" for item in trial.not_prescreened)
-            )
+            sections.append(_bullets("Not checked from the record", trial.not_prescreened))
         return self.card(
             f"trial:{trial.nct_id}",
             summary=f"Trial {trial.nct_id} (lomustine + anlotinib, {trial.phase}): {verdict}",
@@ -275,8 +283,7 @@ class _CardMaker:
             f"({sensitivity}). Relapse within 90 days of platinum predicts a low response "
             "to further chemotherapy, and re-treatment with platinum is described for "
             "sensitive relapse (180 days or more).\n\n"
-            + "**Evidence**\n\n"
-            + "\n".join(f"- {item.text}" for item in rechallenge.evidence)
+            + _bullets("Evidence", (item.text for item in rechallenge.evidence))
         )
         return self.card(
             f"order:platinum:{agent}",
@@ -297,13 +304,8 @@ class _CardMaker:
         )
         sections = [
             f"**{option.title}** is being ordered. {context}",
-            f"**Regimen:** {option.regimen}",
-            "**Evidence**\n\n" + "\n".join(f"- {item.text}" for item in option.evidence),
+            *_option_body(option, notes=False),
         ]
-        if option.safety:
-            sections.append("**Safety**\n\n" + "\n".join(f"- {s}" for s in option.safety))
-        if option.availability:
-            sections.append(f"**Availability:** {option.availability}")
         return self.card(
             f"order:option:{option.id}:{agent}",
             summary=f"{option.title}: evidence for relapsed SCLC",
@@ -315,8 +317,8 @@ class _CardMaker:
     def tarlatamab_monitoring(self) -> dict[str, Any]:
         option = self.knowledge.option("tarlatamab")
         detail = (
-            "Tarlatamab is being ordered. Plan the monitoring the source describes:\n\n"
-            + "\n".join(f"- {s}" for s in option.safety)
+            "Tarlatamab is being ordered. Plan the monitoring the source describes.\n\n"
+            + _bullets("Safety", option.safety)
         )
         if self.evaluation.diagnosis.stage == "limited":
             detail += (
@@ -437,7 +439,7 @@ class _CardMaker:
             )
         if e.relapse_undated:
             items.append("A relapse is recorded without a usable date.")
-        return "**Data to check**\n\n" + "\n".join(f"- {item}" for item in items)
+        return _bullets("Data to check", items)
 
 
 def patient_view_cards(

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, json, request
+from werkzeug.datastructures import MultiDict
 
 from service.errors import InputError, NotFound
 from service.fhirstore import SEARCHABLE, FixtureStore
@@ -124,11 +125,12 @@ def _search(kind: str, params: Mapping[str, Sequence[str]]) -> Response:
     )
 
 
-def _params(*sources: Mapping[str, Any]) -> dict[str, list[str]]:
+def _params(*sources: MultiDict[str, str]) -> dict[str, list[str]]:
+    """Query string and form parameters together, every value of a repeated name kept."""
     merged: dict[str, list[str]] = {}
     for source in sources:
         for key in source:
-            merged.setdefault(key, []).extend(source.getlist(key))  # type: ignore[attr-defined]
+            merged.setdefault(key, []).extend(source.getlist(key))
     return merged
 
 
