@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, request
 
 from service import hooks
 from service.engine.record import Record
-from service.errors import InputError
+from service.errors import InputError, PrefetchUnavailable
 from service.feedback import parse_feedback
 from service.fhir import build_records
 from service.fhir.client import FhirClient, gather
@@ -93,10 +93,14 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
     """The patient's record: prefetch first, then the FHIR server for missing keys."""
     settings = state().settings
     session, client = None, None
-    if hook_request.fhir_server is not None:
+    # Not an open relay: only the FHIR servers the deployment names are queried; with
+    # another, the request is answered from its prefetch alone.
+    server = hook_request.fhir_server
+    refused = server is not None and not settings.may_query(server)
+    if server is not None and not refused:
         session = settings.session_factory()
         client = FhirClient(
-            hook_request.fhir_server,
+            server,
             token=hook_request.fhir_token,
             session=session,
             page_cap=settings.page_cap,
@@ -109,6 +113,13 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
             context=hook_request.context,
             client=client,
         )
+    except PrefetchUnavailable as error:
+        if refused:
+            raise PrefetchUnavailable(
+                "prefetch is incomplete and the request's fhirServer is not one the service "
+                "may query (SCLC_CDS_FHIR_SERVERS)"
+            ) from None
+        raise
     finally:
         if client is not None:
             g.fhir_requests = client.requests_made

@@ -39,6 +39,7 @@ DEFAULTS: Mapping[str, Any] = {
     "JWT_ISSUERS": None,
     "BASE_URL": None,  # public base URL, when a proxy changes what the service sees
     "CORS_ORIGINS": "*",
+    "FHIR_SERVERS": None,  # comma-separated fhirServer URL prefixes to query; None: any
     "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the repository's
 }
 # The scenario fixtures beside the package in a source checkout (the container sets
@@ -102,6 +103,18 @@ def _origins(value: Any) -> str | list[str]:
     return "*" if "*" in origins else origins
 
 
+def _servers(value: Any) -> tuple[str, ...] | None:
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"{_name('FHIR_SERVERS')} must be a comma-separated list of URLs")
+    prefixes = tuple(i.strip().rstrip("/") + "/" for i in items if i.strip())
+    if not all(p.startswith(("http://", "https://")) for p in prefixes):
+        raise ValueError(f"{_name('FHIR_SERVERS')} must list http(s) URLs")
+    return prefixes or None
+
+
 def _thresholds(config: Mapping[str, Any]) -> Thresholds:
     prefix = "THRESHOLD_"
     overrides = {
@@ -127,6 +140,13 @@ class Settings:
     jwt: JwtPolicy | None
     base_url: str | None
     fixtures_dir: Path = DEFAULT_FIXTURES_DIR
+    fhir_servers: tuple[str, ...] | None = None
+
+    def may_query(self, server: str) -> bool:
+        """Whether the service may send requests to this fhirServer (SCLC_CDS_FHIR_SERVERS)."""
+        if self.fhir_servers is None:
+            return True
+        return any(server.rstrip("/") + "/" == p or server.startswith(p) for p in self.fhir_servers)
 
     def evaluation_date(self) -> date:
         """The day the engine evaluates at: the fixed `TODAY`, else today."""
@@ -163,4 +183,5 @@ class Settings:
             jwt=jwt_policy,
             base_url=str(base_url).rstrip("/") if base_url else None,
             fixtures_dir=Path(config.get("FIXTURES_DIR") or DEFAULT_FIXTURES_DIR),
+            fhir_servers=_servers(config.get("FHIR_SERVERS")),
         )

@@ -320,3 +320,34 @@ def test_an_unfillable_token_is_an_input_error(template: str, context: dict[str,
     """A missing or non-primitive field, or no such token: InputError naming the token."""
     with pytest.raises(InputError, match="prefetch token"):
         render_template(template, context)
+
+
+def test_a_fhir_server_outside_the_allow_list_is_never_queried(make_app: AppFactory) -> None:
+    """SCLC_CDS_FHIR_SERVERS: another server gets no request; missing data -> 412."""
+    with FhirServer(fixture_bundle(), token=TOKEN) as server:
+        app = make_app(FHIR_SERVERS="https://ehr.example.org/fhir")
+        client = app.test_client()
+        response = client.post(PATIENT_VIEW, json=fetching_request(server.base_url))
+        assert response.status_code == 412
+        assert "SCLC_CDS_FHIR_SERVERS" in response.json["issue"][0]["diagnostics"]
+        assert server.seen == []
+        full = client.post(PATIENT_VIEW, json=hook_request(fhirServer=server.base_url))
+        assert full.status_code == 200  # complete prefetch needs no server
+        assert server.seen == []
+
+
+def test_a_fhir_server_on_the_allow_list_is_queried(
+    make_app: AppFactory, prefetch_cards: list[dict[str, Any]]
+) -> None:
+    with FhirServer(fixture_bundle(), token=TOKEN) as server:
+        client = make_app(
+            FHIR_SERVERS=f"https://ehr.example.org/fhir,{server.base_url}"
+        ).test_client()
+        response = client.post(PATIENT_VIEW, json=fetching_request(server.base_url))
+    assert response.status_code == 200
+    assert response.json["cards"] == prefetch_cards
+
+
+def test_the_allow_list_must_name_http_urls(make_app: AppFactory) -> None:
+    with pytest.raises(ValueError, match="SCLC_CDS_FHIR_SERVERS"):
+        make_app(FHIR_SERVERS="ftp://x")
