@@ -28,6 +28,9 @@ MAX_COUNT = 500
 # Search parameters answered; any other is ignored, as FHIR lets a server do (and says so
 # in the CapabilityStatement).
 SEARCH_PARAMS = ("_id", "patient", "subject", "code")
+# `_include=<Type>:medication` (the service's own prefetch templates ask for it) adds the
+# Medications that `medicationReference` names; other _include values are ignored.
+MEDICATION_INCLUDE = ":medication"
 
 blueprint = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -107,22 +110,40 @@ def _search(kind: str, params: Mapping[str, Sequence[str]]) -> Response:
     link = [{"relation": "self", "url": page_url(offset)}]
     if page.has_next and count > 0:
         link.append({"relation": "next", "url": page_url(offset + count)})
+    entries = [
+        {"fullUrl": f"{_base()}/{kind}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+        for r in page.matches
+    ]
+    if any(v.endswith(MEDICATION_INCLUDE) for v in params.get("_include", [])):
+        entries.extend(
+            {
+                "fullUrl": f"{_base()}/Medication/{m['id']}",
+                "resource": m,
+                "search": {"mode": "include"},
+            }
+            for m in _medications_of(page.matches)
+        )
     return _fhir(
         {
             "resourceType": "Bundle",
             "type": "searchset",
             "total": page.total,
             "link": link,
-            "entry": [
-                {
-                    "fullUrl": f"{_base()}/{kind}/{r['id']}",
-                    "resource": r,
-                    "search": {"mode": "match"},
-                }
-                for r in page.matches
-            ],
+            "entry": entries,
         }
     )
+
+
+def _medications_of(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The stored Medications the resources' `medicationReference`s name, each once."""
+    found: dict[str, dict[str, Any]] = {}
+    for resource in resources:
+        reference = (resource.get("medicationReference") or {}).get("reference", "")
+        kind, _, ident = str(reference).partition("/")
+        medication = fixture_store().read("Medication", ident) if kind == "Medication" else None
+        if medication is not None:
+            found.setdefault(ident, medication)
+    return list(found.values())
 
 
 def _params(*sources: MultiDict[str, str]) -> dict[str, list[str]]:

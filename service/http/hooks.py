@@ -113,7 +113,7 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
             context=hook_request.context,
             client=client,
         )
-    except PrefetchUnavailable as error:
+    except PrefetchUnavailable:
         if refused:
             raise PrefetchUnavailable(
                 "prefetch is incomplete and the request's fhirServer is not one the service "

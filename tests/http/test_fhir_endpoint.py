@@ -133,3 +133,33 @@ def test_prefetch_filled_from_fhir_gives_the_fixture_cards(client: CheckedClient
     assert [(c["summary"], c["indicator"]) for c in body["cards"]] == [
         (c["summary"], c["indicator"]) for c in expected
     ]
+
+
+def test_include_medication_brings_the_referenced_medications(client: CheckedClient) -> None:
+    """`_include=MedicationStatement:medication`, as the service's templates ask."""
+    body = client.get(
+        "/fhir/MedicationStatement?patient=medication-reference&_include=MedicationStatement:medication"
+    ).get_json()
+    modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in body["entry"]}
+    assert ("Medication", "include") in modes
+    plain = client.get("/fhir/MedicationStatement?patient=medication-reference").get_json()
+    assert all(e["resource"]["resourceType"] == "MedicationStatement" for e in plain["entry"])
+
+
+def test_sandbox_flow_keeps_drugs_named_by_medication_reference(client: CheckedClient) -> None:
+    """medication-reference via /fhir prefetch: the same lines as the fixture file."""
+    service = client.get("/cds-services").get_json()["services"][0]
+    context = {"patientId": "medication-reference", "userId": "Practitioner/example"}
+    prefetch = fill_prefetch(client, service["prefetch"], context)
+    response = client.post(
+        f"/cds-services/{SERVICE_IDS['patient-view']}",
+        json={
+            "hook": "patient-view",
+            "hookInstance": str(uuid.uuid4()),
+            "context": context,
+            "prefetch": prefetch,
+        },
+    )
+    expected = patient_view_cards(evaluation_of("medication-reference"))
+    assert [c["summary"] for c in response.get_json()["cards"]] == [c["summary"] for c in expected]
+    assert not any("medicationReference" in c["detail"] for c in response.get_json()["cards"])
