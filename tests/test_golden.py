@@ -47,3 +47,30 @@ def test_fixture_gives_its_expected_evaluation(scenario: str) -> None:
         hit = next((w for w in unmatched if fragment in w), None)
         assert hit is not None, f"no warning holds {fragment!r}: {warnings}"
         unmatched.remove(hit)
+
+
+def test_fixtures_cover_every_branch_of_options_and_trials() -> None:
+    """§9/§10: at a decision point every option is both shown and hidden by some fixture,
+    both option statuses occur, every verdict occurs, and a trial is left out once."""
+    from service.engine.options import OPTION_IDS
+
+    shown: set[str] = set()
+    hidden: set[str] = set()
+    statuses: set[str] = set()
+    verdicts: set[str] = set()
+    left_out = False
+    for scenario in SCENARIOS:
+        result = json.loads((EXPECTED / f"{scenario}.json").read_text())
+        if result["next_line"] is None:
+            hidden.update(OPTION_IDS)  # outside a decision point nothing is shown
+            continue
+        ids = {o["id"] for o in result["options"]}
+        shown |= ids
+        hidden |= set(OPTION_IDS) - ids
+        statuses |= {o["status"] for o in result["options"]}
+        verdicts |= {t["verdict"] for t in result["trials"]}
+        left_out |= not result["trials"]
+    assert shown == hidden == set(OPTION_IDS)
+    assert statuses == {"recommended", "consider"}
+    assert verdicts == {"eligible", "possibly-eligible", "ineligible"}
+    assert left_out
