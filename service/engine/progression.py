@@ -84,7 +84,8 @@ def proxy_events(lines: Sequence[Line], dated: Sequence[date]) -> tuple[Progress
     proxies = []
     for previous, line in zip(lines, lines[1:], strict=False):
         if not any(previous.start < d <= line.start for d in dated):
-            proxies.append(Progression(line.start, line.sources[0], estimated=True))
+            # The source is the record that opens line N+1 (first by start date, then agent).
+            proxies.append(Progression(line.start, line.exposures[0].source, estimated=True))
     return tuple(proxies)
 
 

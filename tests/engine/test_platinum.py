@@ -140,3 +140,17 @@ def test_two_progression_records_on_one_day_name_the_same_source_in_any_order() 
     second = evaluate(record(*first_line(), observations=(b, a)), today=TODAY)
     assert first.progression == second.progression
     assert first.progression is not None and first.progression.source == "Observation/a"
+
+
+def test_proxy_progression_names_the_record_that_opens_the_next_line() -> None:
+    """Line 2 opened by ref 'z-first' (Aug 4) before 'a-later' (Aug 25): sources sort
+    the other way round, the proxy still names the opening record."""
+    meds = [
+        *first_line(),
+        given("topotecan", "2025-08-04", ref="MedicationStatement/z-first"),
+        given("topotecan", "2025-08-25", ref="MedicationStatement/a-later"),
+    ]
+    result = evaluate(record(*meds), today=TODAY)
+    assert result.lines[1].sources == ("MedicationStatement/a-later", "MedicationStatement/z-first")
+    assert result.progression is not None
+    assert result.progression.source == "MedicationStatement/z-first"
