@@ -41,6 +41,24 @@ def fill_prefetch(
     return prefetch
 
 
+def sandbox_call(client: CheckedClient, patient_id: str) -> Any:
+    """The sandbox flow: discovery, each template filled from /fhir, patient-view called."""
+    service = next(
+        s for s in client.get("/cds-services").get_json()["services"] if s["hook"] == "patient-view"
+    )
+    context = {"patientId": patient_id, "userId": "Practitioner/example"}
+    prefetch = fill_prefetch(client, service["prefetch"], context)
+    assert set(prefetch) == set(service["prefetch"])
+    request = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": context,
+        "prefetch": prefetch,
+    }
+    assert service["id"] == SERVICE_IDS["patient-view"]
+    return client.post(f"/cds-services/{service['id']}", json=request)
+
+
 def test_capability_statement_names_r4_and_the_searchable_types(client: CheckedClient) -> None:
     body = client.get("/fhir/metadata").get_json()
     assert (body["resourceType"], body["fhirVersion"]) == ("CapabilityStatement", "4.0.1")
@@ -112,21 +130,7 @@ def test_every_answer_carries_cors_headers(client: CheckedClient) -> None:
 
 def test_prefetch_filled_from_fhir_gives_the_fixture_cards(client: CheckedClient) -> None:
     """Sandbox flow: discovery, fill each template from /fhir, call patient-view."""
-    service = next(
-        s for s in client.get("/cds-services").get_json()["services"] if s["hook"] == "patient-view"
-    )
-    context = {"patientId": "third-line", "userId": "Practitioner/example"}
-    prefetch = fill_prefetch(client, service["prefetch"], context)
-    assert set(prefetch) == set(service["prefetch"])
-    response = client.post(
-        f"/cds-services/{SERVICE_IDS['patient-view']}",
-        json={
-            "hook": "patient-view",
-            "hookInstance": str(uuid.uuid4()),
-            "context": context,
-            "prefetch": prefetch,
-        },
-    )
+    response = sandbox_call(client, "third-line")
     body = response.get_json()
     assert_conforms("ServiceResponse", body)
     expected = patient_view_cards(evaluation_of("third-line"))
@@ -148,18 +152,7 @@ def test_include_medication_brings_the_referenced_medications(client: CheckedCli
 
 def test_sandbox_flow_keeps_drugs_named_by_medication_reference(client: CheckedClient) -> None:
     """medication-reference via /fhir prefetch: the same lines as the fixture file."""
-    service = client.get("/cds-services").get_json()["services"][0]
-    context = {"patientId": "medication-reference", "userId": "Practitioner/example"}
-    prefetch = fill_prefetch(client, service["prefetch"], context)
-    response = client.post(
-        f"/cds-services/{SERVICE_IDS['patient-view']}",
-        json={
-            "hook": "patient-view",
-            "hookInstance": str(uuid.uuid4()),
-            "context": context,
-            "prefetch": prefetch,
-        },
-    )
+    response = sandbox_call(client, "medication-reference")
     expected = patient_view_cards(evaluation_of("medication-reference"))
     assert [c["summary"] for c in response.get_json()["cards"]] == [c["summary"] for c in expected]
     assert not any("medicationReference" in c["detail"] for c in response.get_json()["cards"])
