@@ -447,11 +447,9 @@ def patient_view_cards(
 ) -> list[dict[str, Any]]:
     """The cards `patient-view` returns for this evaluation (CLINICAL_RULES §8–§10)."""
     e = evaluation
-    if not e.diagnosis.sclc:
+    if not e.diagnosis.sclc or e.patient.deceased:
         return []
     maker = _CardMaker(e, knowledge or load_knowledge())
-    if e.patient.deceased:
-        return []
     if not e.lines:
         return [maker.no_therapy_card()]
     cards = [maker.summary_card()]

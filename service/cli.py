@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from service import create_app, synth
+from service.cards import patient_view_cards
 from service.config import thresholds_from_env
 from service.engine import evaluate
 from service.errors import InputError
 from service.fhir import build_records, load_path
-from service.hooks import view_cards
 from service.http.server import serve
 
 __all__ = ["main"]
@@ -171,7 +171,7 @@ def _evaluate(args: argparse.Namespace) -> Any:
     thresholds = thresholds_from_env(os.environ)
     evaluations = [evaluate(r, today=today, thresholds=thresholds) for r in records]
     # `cards` are exactly what the patient-view service returns for the same record.
-    results = [e.to_json(cards=view_cards(e)) for e in evaluations]
+    results = [e.to_json(cards=patient_view_cards(e)) for e in evaluations]
     return results[0] if len(results) == 1 else results
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from service.cards import order_cards, patient_view_cards
-from service.engine import Evaluation, Thresholds, evaluate
+from service.engine import Thresholds, evaluate
 from service.engine.catalogue import load_catalogue
 from service.engine.record import Code, Record
 from service.errors import InputError, NotFound
@@ -44,7 +44,6 @@ __all__ = [
     "find_service",
     "parse_hook_request",
     "read_drafts",
-    "view_cards",
 ]
 
 Card = dict[str, Any]
@@ -154,11 +153,6 @@ class Service:
 # --- handlers ------------------------------------------------------------------------
 
 
-def view_cards(evaluation: Evaluation) -> list[Card]:
-    """The cards of patient-view: none without SCLC (also `sclc-cds evaluate`'s cards)."""
-    return patient_view_cards(evaluation) if evaluation.diagnosis.sclc else []
-
-
 def drafted_agents(drafts: Sequence[DraftMedication]) -> tuple[str, ...]:
     """The catalogue agents the drafted orders name, sorted, each once."""
     catalogue = load_catalogue()
@@ -174,7 +168,7 @@ def _order(
     if not agents:  # no anticancer drug drafted: nothing for this service to say
         return []
     evaluation = evaluate(record, today=today, thresholds=thresholds)
-    return order_cards(evaluation, agents) if evaluation.diagnosis.sclc else []
+    return order_cards(evaluation, agents)
 
 
 def patient_view(
@@ -182,7 +176,7 @@ def patient_view(
 ) -> list[Card]:
     """patient-view: the relapse summary and options for the patient's record."""
     del request
-    return view_cards(evaluate(record, today=today, thresholds=thresholds))
+    return patient_view_cards(evaluate(record, today=today, thresholds=thresholds))
 
 
 def order_select(

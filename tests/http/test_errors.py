@@ -194,7 +194,7 @@ def test_an_unexpected_failure_is_500_without_details(
     def broken(evaluation: Any) -> Any:
         raise RuntimeError("Jane Doe, born 1961-02-03, MRN 99812")
 
-    monkeypatch.setattr(service.hooks, "view_cards", broken)
+    monkeypatch.setattr(service.hooks, "patient_view_cards", broken)
     response = client.post(PATIENT_VIEW, json=hook_request())
     diagnostics = outcome(response, 500, "exception")
     assert "Jane" not in diagnostics and "Traceback" not in response.get_data(as_text=True)
