@@ -18,6 +18,7 @@ OPTION_IDS = (
     "amrubicin",
     "nab-paclitaxel-anlotinib",
     "anlotinib",
+    "taxane",
     "palliative-radiotherapy",
     "clinical-trial",
 )
