@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any, Literal
 
 from service.engine.model import Evaluation, Line, Platinum
-from service.engine.rules import TRIAL_ID
+from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Citation, Knowledge, Option, Trial, load_knowledge
 
 __all__ = ["SUMMARY_LIMIT", "order_cards", "patient_view_cards"]
@@ -62,8 +62,13 @@ _RESULT_MARK = {"met": "met", "not-met": "**not met**", "unknown": "unknown"}
 
 
 def escape(text: str) -> str:
-    """Record text made inert for markdown rendered with raw HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    """Record text made inert for markdown rendered with raw HTML.
+
+    `<`, `>` and `&` become entities; quotes stay as they are (they are not markup
+    outside an attribute, and an entity such as `&#x27;` would be broken by the
+    markdown escaping that follows).
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def _day(value: date | None) -> str:
@@ -112,11 +117,12 @@ def _bullets(title: str, items: Iterable[str]) -> str:
     return f"**{title}**\n\n" + "\n".join(f"- {item}" for item in items)
 
 
-def _option_body(option: Option, *, notes: bool) -> list[str]:
-    """Regimen, evidence, safety, availability (and notes) of an option, as sections."""
+def _option_body(option: Option, *, notes: bool, line: int | None = None) -> list[str]:
+    """Regimen, evidence (for the line when given), safety, availability (and notes)."""
+    evidence = option.evidence_for(line) if line is not None else option.evidence
     sections = [
         f"**Regimen:** {option.regimen}",
-        _bullets("Evidence", (item.text for item in option.evidence)),
+        _bullets("Evidence", (item.text for item in evidence)),
     ]
     if option.safety:
         sections.append(_bullets("Safety", option.safety))
@@ -173,33 +179,30 @@ class _CardMaker:
     # --- patient-view -----------------------------------------------------------------
 
     def summary_card(self) -> dict[str, Any]:
+        """§11: where the patient stands, the interval, the patient, and what to check."""
         e = self.evaluation
         stage = e.diagnosis.stage or "unknown"
         count = len(e.lines)
         parts = [f"SCLC, {stage} stage: {count} line{'s' if count != 1 else ''}"]
         parts.append(self._standing_short())
         if e.platinum and e.platinum.sensitivity:
-            interval = e.platinum.interval_days
-            days = (
-                f" ({interval} d{' est.' if e.platinum.estimated else ''})"
-                if interval is not None
-                else ""
-            )
-            parts.append(f"platinum-{e.platinum.sensitivity}{days}")
-        incomplete = bool(e.warnings) or self._estimated() or e.relapse_undated
+            parts.append(self._interval_short(e.platinum))
+        check = self._check_items()
         sections = [
             f"**Where the patient stands:** {self._standing_long()}",
             self._diagnosis_text(),
             "**Lines of therapy**\n\n" + "\n".join(self._line_text(line) for line in e.lines),
+            self._progression_text(),
             self._platinum_text(e.platinum),
+            self._patient_text(),
         ]
-        if incomplete:
-            sections.append(self._data_to_check())
+        if check:
+            sections.append(_bullets("Check the record", check))
         return self.card(
             "summary",
             summary="; ".join(parts),
             detail="\n\n".join(s for s in sections if s),
-            indicator="warning" if incomplete else "info",
+            indicator="warning" if check else "info",
             citations=self.documents(*_SENSITIVITY_DOCUMENTS),
         )
 
@@ -211,13 +214,14 @@ class _CardMaker:
             "options are shown once a first line and a progression are on record; first-line "
             "treatment choice is outside what this service covers."
         )
-        if e.warnings:
-            detail += "\n\n" + self._data_to_check()
+        check = self._check_items()
+        if check:
+            detail += "\n\n" + _bullets("Check the record", check)
         return self.card(
             "no-therapy",
             summary=f"SCLC, {e.diagnosis.stage or 'unknown'} stage: no systemic therapy recorded",
             detail=detail,
-            indicator="warning" if e.warnings else "info",
+            indicator="warning" if check else "info",
             citations=self.documents(_FIRST_LINE_DOCUMENT),
         )
 
@@ -225,9 +229,15 @@ class _CardMaker:
         e = self.evaluation
         label = "Recommended" if status == "recommended" else "To consider"
         sections = [
-            f"**{label} for line {e.next_line}.** {self._why(option.id)}",
-            *_option_body(option, notes=True),
+            f"**{label} for line {e.next_line}.** {self._why(option.id, status)}",
+            *_option_body(option, notes=True, line=e.next_line),
         ]
+        if option.population:
+            sections.append(f"**Study population:** {option.population}")
+        population = e.notes_for(option.id)
+        if population:
+            heading = "This patient and the study population"
+            sections.append(_bullets(heading, (escape(n) for n in population)))
         return self.card(
             f"option:{option.id}",
             summary=f"Line {e.next_line} option ({status}): {option.title}",
@@ -243,7 +253,9 @@ class _CardMaker:
         verdict = result.verdict.replace("-", " ")
         descriptions = {c.criterion: c.description for c in trial.criteria}
         rows = "\n".join(
-            f"| {descriptions.get(c.criterion, c.criterion)} | {_RESULT_MARK[c.result]} |"
+            f"| {descriptions.get(c.criterion, c.criterion)} | {_RESULT_MARK[c.result]}"
+            + (f" ({escape(c.detail)})" if c.detail and c.result != "met" else "")
+            + " |"
             for c in result.criteria
         )
         sections = [
@@ -277,18 +289,19 @@ class _CardMaker:
         interval = platinum.interval_days if platinum else None
         sensitivity = platinum.sensitivity if platinum else "unknown"
         rechallenge = self.knowledge.option("platinum-rechallenge")
+        t = self.thresholds
         detail = (
             f"{agent.capitalize()} is being ordered for a patient whose last platinum-based "
-            f"line was followed by progression after **{interval} days** "
-            f"({sensitivity}). Relapse within 90 days of platinum predicts a low response "
-            "to further chemotherapy, and re-treatment with platinum is described for "
-            "sensitive relapse (180 days or more).\n\n"
+            f"line was followed by {_interval_words(interval)} ({sensitivity}). Relapse "
+            f"within {t.sensitive_days} days of platinum predicts a low response to further "
+            "chemotherapy, and re-treatment with platinum is described for sensitive "
+            f"relapse ({t.rechallenge_window_days} days or more).\n\n"
             + _bullets("Evidence", (item.text for item in rechallenge.evidence))
         )
         return self.card(
             f"order:platinum:{agent}",
             summary=f"{agent.capitalize()} re-treatment: platinum-{sensitivity} relapse "
-            f"({interval} days after the last dose)",
+            f"({_interval_words(interval)})",
             detail=detail,
             indicator="warning",
             citations=self.documents(*_SENSITIVITY_DOCUMENTS),
@@ -335,11 +348,9 @@ class _CardMaker:
 
     # --- text pieces ------------------------------------------------------------------
 
-    def _estimated(self) -> bool:
-        e = self.evaluation
-        return bool(e.progression and e.progression.estimated) or bool(
-            e.platinum and e.platinum.estimated
-        )
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.evaluation.thresholds or DEFAULT_THRESHOLDS
 
     def _standing_short(self) -> str:
         e = self.evaluation
@@ -352,15 +363,47 @@ class _CardMaker:
             return f"line {latest.number} ongoing"
         return f"line {latest.number} ended {_day(latest.end)}"
 
+    def _interval_short(self, platinum: Platinum) -> str:
+        """The headline's interval: both definitions where they differ (§7)."""
+        if platinum.interval_days is None:
+            return f"platinum interval {platinum.sensitivity}"
+        est = " est." if platinum.estimated else ""
+        days = platinum.interval_days
+        if days <= 0:
+            return f"platinum-refractory (progression {-days} d before the last dose{est})"
+        text = f"platinum-free {days} d{est}: {platinum.sensitivity}"
+        if self._definitions_differ(platinum):
+            text += f"; resistant by ANNAB's {self.thresholds.annab_resistant_days} d"
+        return text
+
+    def _definitions_differ(self, platinum: Platinum) -> bool:
+        days = platinum.interval_days
+        return (
+            platinum.sensitivity == "sensitive"
+            and days is not None
+            and days < self.thresholds.annab_resistant_days
+        )
+
     def _standing_long(self) -> str:
         e = self.evaluation
         latest = e.lines[-1]
         if e.next_line is not None:
-            when = (
-                f"on {_day(e.progression.date)}"
-                if e.progression and e.progression.date
-                else "(relapse recorded without a usable date)"
-            )
+            p = e.progression
+            if p and p.date and p.proxy:
+                when = (
+                    f"estimated from the start of line {latest.number} on {_day(p.date)} "
+                    "(no dated progression is recorded)"
+                )
+                after = f"line {latest.number - 1}" if latest.number > 1 else "the first line"
+                return (
+                    f"progression after {after}, {when}: a decision point for "
+                    f"**line {e.next_line}**."
+                )
+            if p and p.date:
+                est = " (estimated from a partial date)" if p.estimated else ""
+                when = f"on {_day(p.date)}{est}"
+            else:
+                when = "recorded without a usable date"
             return (
                 f"progression {when} after line {latest.number} started: a decision point "
                 f"for **line {e.next_line}**. The options and the trial pre-screen follow "
@@ -380,10 +423,16 @@ class _CardMaker:
 
     def _diagnosis_text(self) -> str:
         d = self.evaluation.diagnosis
-        return (
+        text = (
             f"**Diagnosis:** small-cell lung cancer, {d.stage or 'unknown'} stage, "
-            f"diagnosed {_day(d.diagnosed)}."
+            f"diagnosed {_day(d.diagnosed)}"
         )
+        if d.stage in ("limited", "extensive") and d.stage_condition:
+            when = "staged at relapse" if d.staged_at_relapse else "not restaged at relapse"
+            text += f" ({when}: {escape(d.stage_condition)}, {_day(d.stage_date)})"
+        if d.clinical_status:
+            text += f"; clinical status {escape(d.clinical_status)}"
+        return text + "."
 
     @staticmethod
     def _line_text(line: Line) -> str:
@@ -394,52 +443,141 @@ class _CardMaker:
             text += f"; maintenance: {', '.join(line.maintenance_agents)}"
         return text
 
+    def _progression_text(self) -> str | None:
+        p = self.evaluation.progression
+        if p is None:
+            return None
+        if p.date is None:
+            return f"**Latest progression:** a relapse without a usable date ({escape(p.source)})."
+        if p.proxy:
+            how = "estimated: the start of the next line stands in"
+        elif p.estimated:
+            how = "estimated from a partial date"
+        else:
+            how = "recorded"
+        return f"**Latest progression:** {_day(p.date)} ({escape(p.source)}; {how})."
+
     def _platinum_text(self, platinum: Platinum | None) -> str:
+        t = self.thresholds
         if platinum is None:
             return "**Platinum:** no platinum-containing line is recorded."
         text = f"**Platinum:** last dose {_day(platinum.last_dose)}"
-        if platinum.interval_days is not None:
-            text += (
-                f"; progression on {_day(platinum.progression_date)} gives a platinum-free "
-                f"interval of **{platinum.interval_days} days**: **{platinum.sensitivity}**"
-            )
-            if platinum.rechallenge_window:
-                text += " (180 days or more: re-challenge window)"
+        days = platinum.interval_days
+        if days is not None:
+            on = "progression (estimated) on" if platinum.estimated else "progression on"
+            text += f"; {on} {_day(platinum.progression_date)}: "
+            if days <= 0:
+                text += f"{_interval_words(days)}: **refractory**"
+            else:
+                text += f"platinum-free interval of **{days} days**: **{platinum.sensitivity}**"
+                if self._definitions_differ(platinum):
+                    text += (
+                        f" by the {t.sensitive_days}-day definition; **resistant** by the "
+                        f"{t.annab_resistant_days}-day definition of the ANNAB study"
+                    )
+                elif platinum.sensitivity == "resistant":
+                    text += f" (under {t.sensitive_days} days)"
+                if platinum.rechallenge_window:
+                    text += f" ({t.rechallenge_window_days} days or more: re-challenge window)"
             if platinum.estimated:
-                text += ". The progression date is estimated from the start of the next line"
+                text += ". The interval is estimated (see the progression date above)"
         elif platinum.sensitivity == "unknown":
             text += "; a relapse is recorded without a usable date, so the interval is unknown"
         else:
             text += f"; no progression since ({platinum.days_since_last_platinum} days ago)"
         return text + "."
 
-    def _why(self, option_id: str) -> str:
-        p = self.evaluation.platinum
-        if option_id == "platinum-rechallenge" and p is not None:
-            return (
-                f"Platinum-free interval {p.interval_days} days"
-                + (" (estimated)" if p.estimated else "")
-                + "."
+    def _patient_text(self) -> str:
+        e = self.evaluation
+        t = self.thresholds
+        age = "unknown" if e.patient.age is None else str(e.patient.age)
+        if e.patient.age_estimated:
+            age += " (estimated: partial birth date)"
+        items = [f"Age {age}"]
+        for reading in e.readings:
+            items.append(
+                escape(reading.describe())
+                + ("" if reading.fresh else f" (older than {t.observation_max_age_days} days)")
             )
-        if option_id in ("topotecan", "lurbinectedin", "tarlatamab") and p is not None:
+        if not e.readings:
+            items.append("No ECOG or laboratory values in the record")
+        text = _bullets("The patient", items)
+        if e.poor_performance is not None:
+            text += (
+                f"\n\n**Performance status:** {escape(e.poor_performance.describe())}: nothing "
+                "is marked recommended. Performance status is an essential consideration, and "
+                "the studies behind these options enrolled ECOG 0–1."
+            )
+        return text
+
+    def _why(self, option_id: str, status: str) -> str:
+        e = self.evaluation
+        p = e.platinum
+        t = self.thresholds
+        if option_id == "platinum-rechallenge" and p is not None and p.interval_days is not None:
+            text = f"Platinum-free interval {p.interval_days} days" + (
+                " (estimated)" if p.estimated else ""
+            )
+            if p.rechallenge_window:
+                text += f", {t.rechallenge_window_days} days or more"
+                if status != "recommended":
+                    text += (
+                        "; the re-treatment evidence is from second-line studies"
+                        if (e.next_line or 0) > 2
+                        else "; performance status keeps it from being recommended"
+                    )
+            else:
+                text += (
+                    f": sensitive by the {t.sensitive_days}-day definition, resistant by the "
+                    f"{t.annab_resistant_days}-day definition of the ANNAB study"
+                )
+            return text + "."
+        if option_id in ("topotecan", "lurbinectedin", "tarlatamab", "taxane") and p is not None:
             return "Relapse after a platinum-containing line."
         if option_id == "nab-paclitaxel-anlotinib":
             return "Second line after platinum chemo-immunotherapy, no anti-angiogenic drug so far."
         if option_id == "anlotinib":
-            return "Third line or later, no anlotinib so far."
+            which = "Second line" if e.next_line == 2 else "Third line or later"
+            return f"{which} after a platinum-containing line, no anlotinib so far."
         return "Shown at every relapse decision point."
 
-    def _data_to_check(self) -> str:
+    def _check_items(self) -> list[str]:
+        """§11 "Check the record": every item names the FHIR record it is about."""
         e = self.evaluation
         items = [escape(w) for w in e.warnings]
-        if self._estimated():
+        for withheld in e.withheld:
+            sources = ", ".join(escape(s) for s in withheld.sources)
+            title = self.knowledge.option(withheld.option).title
             items.append(
-                "The progression date is estimated from the start of the next line (no "
-                "dated progression is recorded)."
+                f"{title} is not shown while {sources} cannot be read (it may show the drug "
+                "was given)"
             )
-        if e.relapse_undated:
-            items.append("A relapse is recorded without a usable date.")
-        return _bullets("Data to check", items)
+        p = e.progression
+        if p is not None and p.proxy and p.date is not None:
+            items.append(
+                f"The progression date {_day(p.date)} is estimated from the start of the "
+                f"next line ({escape(p.source)}): no dated progression is recorded."
+            )
+        if e.relapse_undated and p is not None:
+            items.append(f"A relapse is recorded without a usable date ({escape(p.source)}).")
+        if e.possibly_received and e.next_line is not None:
+            sources = ", ".join(escape(p.source) for p in e.possibly_received)
+            items.append(
+                f"{sources}: not placed in a line; if a line of its own, line {e.next_line} "
+                "is too low."
+            )
+        return items
+
+
+def _interval_words(days: int | None) -> str:
+    """An interval in words: "84 days after the last platinum dose", never "-6 d"."""
+    if days is None:
+        return "an interval that is unknown"
+    if days < 0:
+        return f"progression {-days} days before the last platinum dose"
+    if days == 0:
+        return "progression on the day of the last platinum dose"
+    return f"progression {days} days after the last platinum dose"
 
 
 def patient_view_cards(

@@ -17,7 +17,7 @@ from service.cards import patient_view_cards
 from service.config import thresholds_from_env
 from service.engine import evaluate
 from service.errors import InputError
-from service.fhir import build_records, load_path
+from service.fhir import build_record, build_records, load_path
 from service.http.server import serve
 
 __all__ = ["main"]
@@ -160,11 +160,14 @@ def _new_fixture(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> Any:
     resources, warnings = load_path(args.path)
-    records = [r for r in build_records(resources, warnings=warnings) if r.patient is not None]
     if args.patient is not None:
-        records = [r for r in records if r.patient and r.patient.ref == f"Patient/{args.patient}"]
-        if not records:
+        # §1: the named patient alone; another Patient is never evaluated in its place.
+        record = build_record(resources, patient_id=args.patient, warnings=warnings)
+        if record.patient is None:
             raise InputError(f"no Patient with id {args.patient!r} in {args.path}")
+        records = [record]
+    else:
+        records = [r for r in build_records(resources, warnings=warnings) if r.patient]
     if not records:
         raise InputError(f"no Patient resource in {args.path}")
     today = args.today or _default_today()

@@ -27,6 +27,7 @@ from service.engine import Thresholds, evaluate
 from service.engine.catalogue import load_catalogue
 from service.engine.record import Code, Record
 from service.errors import InputError, NotFound
+from service.fhir.medication import drug_of
 from service.fhir.parse import OBSERVATION_LOINCS, canonical_ref
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "Handler",
     "HookRequest",
     "Service",
-    "choose_record",
     "discovery",
     "drafted_agents",
     "find_service",
@@ -345,51 +345,6 @@ def parse_hook_request(body: Any, service: Service) -> HookRequest:
 # --- drafted medication orders -------------------------------------------------------
 
 
-def _codes(concept: Any) -> tuple[tuple[Code, ...], tuple[str, ...]]:
-    """Codings and text of a CodeableConcept in JSON form."""
-    if not isinstance(concept, dict):
-        return (), ()
-    codes = tuple(
-        Code(system=_text(c.get("system")) or "", code=c["code"], display=_text(c.get("display")))
-        for c in concept.get("coding") or []
-        if isinstance(c, dict) and _text(c.get("code"))
-    )
-    text = _text(concept.get("text"))
-    return codes, (text,) if text else ()
-
-
-def _medication(
-    order: Mapping[str, Any], in_bundle: Mapping[str, Mapping[str, Any]]
-) -> tuple[tuple[Code, ...], tuple[str, ...]]:
-    """The drug of one order: its concept, or the Medication its reference names."""
-    medication = order.get("medication")  # R5: CodeableReference
-    concept = order.get("medicationCodeableConcept")
-    reference = order.get("medicationReference")
-    if isinstance(medication, dict):
-        concept = concept or medication.get("concept")
-        reference = reference or medication.get("reference")
-    if isinstance(concept, dict):
-        return _codes(concept)
-    if not isinstance(reference, dict):
-        return (), ()
-    target = _text(reference.get("reference")) or ""
-    found: Any = None
-    if target.startswith("#"):
-        found = next(
-            (
-                c
-                for c in order.get("contained") or []
-                if isinstance(c, dict) and c.get("id") == target[1:]
-            ),
-            None,
-        )
-    elif target:
-        found = in_bundle.get(target) or in_bundle.get(canonical_ref(target) or "")
-    codes, texts = _codes(found.get("code")) if isinstance(found, dict) else ((), ())
-    display = _text(reference.get("display"))
-    return codes, texts + ((display,) if display else ())
-
-
 def read_drafts(
     bundle: Mapping[str, Any], *, selections: Any = None
 ) -> tuple[DraftMedication, ...]:
@@ -414,18 +369,12 @@ def read_drafts(
             continue
         ident = _text(resource.get("id"))
         ref = f"{kind}/{ident}" if ident else (full_url or f"{kind}/#{number}")
-        codes, texts = _medication(resource, in_bundle)
+        drug = drug_of(
+            resource,
+            lambda target: in_bundle.get(target) or in_bundle.get(canonical_ref(target) or ""),
+        )
         selected = ref in chosen or (full_url is not None and full_url in chosen)
-        drafts.append(DraftMedication(ref=ref, codes=codes, texts=texts, selected=selected))
+        drafts.append(
+            DraftMedication(ref=ref, codes=drug.codes, texts=drug.texts, selected=selected)
+        )
     return tuple(drafts)
-
-
-def choose_record(records: Sequence[Record], patient_id: str) -> Record:
-    """The record of `Patient/<patient_id>`, or the only record there is."""
-    wanted = f"Patient/{patient_id}"
-    for record in records:
-        if record.patient is not None and record.patient.ref == wanted:
-            return record
-    if len(records) == 1:
-        return records[0]
-    raise InputError("the data holds several Patients and none is context.patientId")

@@ -2,7 +2,9 @@
 
 `cards/` holds one TOML file per option of CLINICAL_RULES §9 (`option-<id>.toml`) and
 one per trial of §10 (`trial-<NCT id>.toml`). Each file gives its regimen, when the
-product shows it, evidence bullets with the figures they quote, and citations of the
+product shows it, evidence bullets with the figures they quote (a bullet may apply at
+one line only: `Option.evidence_for(next_line)` gives those for a line), whom the
+evidence's study enrolled where a document says so (`population`), and citations of the
 source documents (`../shared/docs/`, by file name).
 
 - `load_knowledge()` reads the shipped files once and validates them; any fault is a
@@ -33,16 +35,17 @@ from pydantic import (
     model_validator,
 )
 
-from service.engine.model import Criterion
 from service.engine.options import OPTION_IDS
-from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, TRIAL_URL
-from service.engine.trials import TrialInputs, prescreen
+from service.engine.rules import TRIAL_ID, TRIAL_URL
+from service.engine.trials import criterion_names
 from service.errors import SclcCdsError
 
 __all__ = [
     "DOCUMENTS",
+    "EVIDENCE_LINES",
     "Citation",
     "Evidence",
+    "EvidenceLine",
     "Knowledge",
     "KnowledgeError",
     "Option",
@@ -98,12 +101,29 @@ class _Card(BaseModel):
         return value
 
 
+# The line a bullet speaks to (CLINICAL_RULES §9); a bullet without one applies at every
+# line. Options are shown from line 2, so two values cover every `next_line`.
+EvidenceLine = Literal["second", "third-or-later"]
+EVIDENCE_LINES: tuple[str, ...] = get_args(EvidenceLine)
+
+
+def _evidence_line(next_line: int) -> EvidenceLine:
+    if next_line < 2:
+        raise ValueError(f"options are shown from line 2; next_line is {next_line}")
+    return "second" if next_line == 2 else "third-or-later"
+
+
 class Evidence(_Card):
-    """One evidence bullet: own words, every figure it states quoted as in `document`."""
+    """One evidence bullet: own words, every figure it states quoted as in `document`.
+
+    `line` says at which line the bullet applies ("second", "third-or-later"); None (the
+    default) means at every line.
+    """
 
     text: Text
     numbers: tuple[Text, ...] = ()
     document: DocumentName
+    line: EvidenceLine | None = None
 
 
 class Citation(_Card):
@@ -131,6 +151,7 @@ class Option(_Card):
     regimen: Text
     when: Text
     availability: Text | None = None
+    population: Text | None = None  # whom the evidence's study enrolled, where it says
     safety: tuple[Text, ...] = ()
     notes: tuple[Text, ...] = ()
     evidence: NonEmpty[Evidence]
@@ -147,6 +168,23 @@ class Option(_Card):
     def _evidence_cited(self) -> Self:
         _cited(self.citations, self.evidence)
         return self
+
+    @model_validator(mode="after")
+    def _evidence_at_every_line(self) -> Self:
+        # A card shown at any line must have evidence to show there.
+        for line in EVIDENCE_LINES:
+            if not any(item.line in (None, line) for item in self.evidence):
+                raise ValueError(f"evidence: no bullet applies at the {line!r} line")
+        return self
+
+    def evidence_for(self, next_line: int) -> tuple[Evidence, ...]:
+        """The bullets that apply at `next_line` (2: "second", 3 or more: "third-or-later").
+
+        Bullets without a `line` apply at every line. Options are shown from line 2, so a
+        `next_line` below 2 is a ValueError.
+        """
+        line = _evidence_line(next_line)
+        return tuple(item for item in self.evidence if item.line in (None, line))
 
 
 class TrialCriterion(_Card):
@@ -235,17 +273,7 @@ def _parse(model: type[_M], file: Traversable) -> _M:
 
 def engine_criteria() -> tuple[str, ...]:
     """The names of the criteria the engine pre-screens, in its order."""
-    blank = TrialInputs(
-        stage=None,
-        lines=(),
-        progressed_after_latest=None,
-        age=None,
-        received=frozenset(),
-        antiangiogenic_tki_received=False,
-        observations=(),
-    )
-    criteria: tuple[Criterion, ...] = prescreen(blank, DEFAULT_THRESHOLDS).criteria
-    return tuple(c.criterion for c in criteria)
+    return criterion_names()
 
 
 def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
@@ -390,6 +418,8 @@ def _option_texts(option: Option) -> Iterator[tuple[str, str]]:
     yield "regimen", option.regimen
     if option.availability:
         yield "availability", option.availability
+    if option.population:
+        yield "population", option.population
     for i, text in enumerate(option.safety):
         yield f"safety[{i}]", text
     for i, text in enumerate(option.notes):
@@ -467,8 +497,9 @@ def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
 
     Every quoted number of every evidence bullet must occur in the document the bullet
     cites, and every figure a bullet states must be among its quoted numbers; figures in
-    the other texts (regimen, safety, notes, citation labels, trial criteria) must occur
-    in a document the option or trial cites. An empty list means all is well.
+    the other texts (regimen, availability, population, safety, notes, citation labels,
+    trial criteria) must occur in a document the option or trial cites. An empty list
+    means all is well.
     """
     docs = _Documents(docs_dir)
     problems: list[str] = []

@@ -103,6 +103,7 @@ def test_decision_point_shows_summary_then_each_option_in_order_then_the_trial()
         "Tarlatamab (Imdelltra)",
         "Amrubicin",
         "Anlotinib",
+        "Nab-paclitaxel or paclitaxel alone",
         "Palliative radiotherapy",
         "Clinical trial",
     ]

@@ -155,3 +155,34 @@ def exit_code(argv: list[str]) -> int | str | None:
         return main(argv)
     except SystemExit as stop:
         return stop.code
+
+
+def test_patient_names_the_one_evaluated_and_drops_other_patients_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CLINICAL_RULES §1: `--patient p1` on a file that also holds Patient p2 and p2's
+    drug record: p1 alone is evaluated, p2's record is dropped with a warning; without
+    `--patient` each Patient is evaluated on its own records."""
+    doc = json.loads(json.dumps(BUNDLE))
+    foreign = {
+        "resourceType": "MedicationStatement",
+        "id": "theirs",
+        "status": "completed",
+        "subject": {"reference": "Patient/p2"},
+        "medicationCodeableConcept": {"text": "topotecan"},
+        "effectiveDateTime": "2025-10-20",
+    }
+    doc["entry"] += [
+        {"resource": {"resourceType": "Patient", "id": "p2", "birthDate": "1950-01-01"}},
+        {"resource": foreign},
+    ]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(doc))
+    assert main(["evaluate", str(path), "--today", "2025-11-21", "--patient", "p1"]) == 0
+    chosen = json.loads(capsys.readouterr().out)
+    assert chosen["patient"]["id"] == "p1"
+    assert len(chosen["lines"]) == 1
+    assert "MedicationStatement/theirs: belongs to another patient; skipped" in chosen["warnings"]
+    assert main(["evaluate", str(path), "--today", "2025-11-21"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert [e["patient"]["id"] for e in both] == ["p1", "p2"]

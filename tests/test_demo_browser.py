@@ -85,7 +85,7 @@ def summaries(scenario: str) -> list[str]:
 
 
 def test_decision_point_patient_shows_timeline_interval_and_cards(page: Any, live: Live) -> None:
-    """third-line: two line bars, 147-day interval (tests/expected/README.md), nine cards."""
+    """third-line: two line bars, 147-day interval (tests/expected/README.md), ten cards."""
     open_patient(page, live, "third-line")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / "demo-third-line.png"), full_page=True)
@@ -94,7 +94,7 @@ def test_decision_point_patient_shows_timeline_interval_and_cards(page: Any, liv
     assert page.text_content("#pfi-label") == "Platinum-free interval: 147 days (sensitive)"
     shown = page.locator("#cards .card .summary").all_inner_texts()
     assert shown == summaries("third-line")
-    assert len(shown) == 9
+    assert len(shown) == 10
     assert "Third" in page.inner_text("#patient-header")
     assert page.errors == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ SOURCES = {
     "amrubicin": {D000, D003},
     "nab-paclitaxel-anlotinib": {D003},
     "anlotinib": {D003},
+    "taxane": {D003},
     "palliative-radiotherapy": {D000, D001},
     "clinical-trial": {D000, D001},
 }
@@ -100,12 +102,14 @@ def test_trial_criteria_are_the_engines_in_its_order() -> None:
     """The trial file describes exactly the criteria prescreen() reports, in order."""
     inputs = TrialInputs(
         stage="extensive",
+        staged_at_relapse=True,
         lines=(),
         progressed_after_latest=True,
-        age=60,
-        received=frozenset(),
-        antiangiogenic_tki_received=False,
+        age_range=(60, 60),
+        barred_received=False,
+        barred_possibly=False,
         observations=(),
+        today=date(2026, 11, 30),
     )
     engine = [c.criterion for c in prescreen(inputs, DEFAULT_THRESHOLDS).criteria]
     described = [c.criterion for c in load_knowledge().trial(TRIAL_ID).criteria]
@@ -116,6 +120,67 @@ def test_trial_criteria_are_the_engines_in_its_order() -> None:
 def test_every_quoted_figure_occurs_in_the_document_it_cites() -> None:
     """check_against_documents finds nothing wrong with the shipped knowledge."""
     assert [] == check_against_documents(load_knowledge(), DOCS)
+
+
+@needs_docs
+def test_the_taxane_option_loads_and_its_figures_occur_in_its_document() -> None:
+    """The taxane card exists, cites 003_… only and passes the check on its own."""
+    taxane = load_knowledge().option("taxane")
+    assert [D003] == [c.document for c in taxane.citations]
+    assert {D003} == {e.document for e in taxane.evidence}
+    quoted = {n for e in taxane.evidence for n in e.numbers}
+    assert {"category 2A", "8%", "14%", "29.4%", "8.3%", "4.7 months", "7.3 months"} <= quoted
+    alone = Knowledge(options=(taxane,))
+    assert [] == check_against_documents(alone, DOCS)
+
+
+def test_gemcitabine_with_nab_paclitaxel_is_a_note_not_evidence() -> None:
+    """The combination's figures (ORR 28.1%) appear in the taxane notes, never its evidence."""
+    taxane = load_knowledge().option("taxane")
+    assert not any("28.1%" in e.numbers for e in taxane.evidence)
+    assert not any("gemcitabine" in e.text.lower() for e in taxane.evidence)
+    assert any("28.1%" in note for note in taxane.notes)
+
+
+def test_anlotinib_evidence_for_line_2_is_du_et_al() -> None:
+    """At next_line 2 anlotinib shows the second-line bullet (ORR 20.0%, PFS 5.6 months) only."""
+    bullets = load_knowledge().option("anlotinib").evidence_for(2)
+    assert [("20.0%", "5.6 months")] == [b.numbers for b in bullets]
+
+
+@pytest.mark.parametrize("next_line", [3, 4, 7])
+def test_anlotinib_evidence_from_line_3_is_alter_1202(next_line: int) -> None:
+    """From next_line 3 anlotinib shows the ALTER 1202 / NMPA bullets, not the second-line one."""
+    bullets = load_knowledge().option("anlotinib").evidence_for(next_line)
+    numbers = {n for b in bullets for n in b.numbers}
+    assert {"2019", "3.4 months", "2.4 months", "4.9%"} <= numbers
+    assert "20.0%" not in numbers
+    assert {"third-or-later"} == {b.line for b in bullets}
+
+
+def test_anlotinib_with_checkpoint_inhibitors_is_a_note_not_evidence() -> None:
+    """The combination's ORRs (37.2–60%) are quoted in a note, in no evidence bullet."""
+    anlotinib = load_knowledge().option("anlotinib")
+    assert not any("37.2%" in e.numbers for e in anlotinib.evidence)
+    assert any("37.2%" in note for note in anlotinib.notes)
+
+
+def test_evidence_without_a_line_applies_at_every_line() -> None:
+    """evidence_for keeps line-less bullets at every line and drops the other line's."""
+    common = Evidence(text="Common.", document=D003)
+    second = Evidence(text="Second.", document=D003, line="second")
+    later = Evidence(text="Later.", document=D003, line="third-or-later")
+    option = Option(
+        id="anlotinib",
+        title="Anlotinib",
+        regimen="Anlotinib alone.",
+        when="From line 2.",
+        evidence=(common, second, later),
+        citations=(Citation(document=D003, label="Tian et al."),),
+    )
+    assert ((common, second), (common, later)) == (option.evidence_for(2), option.evidence_for(3))
+    with pytest.raises(ValueError, match="from line 2"):
+        option.evidence_for(1)
 
 
 def test_knowledge_error_is_one_of_ours() -> None:
@@ -232,6 +297,22 @@ def test_evidence_citing_an_uncited_document_is_rejected(copy: Path) -> None:
     assert f"evidence[2].document: {D002} is not among the citations" in str(error)
 
 
+def test_an_option_whose_bullets_all_say_second_is_rejected(copy: Path) -> None:
+    """Every option needs a bullet for each line: all "second" leaves line 3 bare and fails."""
+    edit(copy / "option-anlotinib.toml", 'line = "third-or-later"', 'line = "second"')
+    edit(copy / "option-anlotinib.toml", 'line = "third-or-later"', 'line = "second"')
+    error = rejected(copy)
+    assert "option-anlotinib.toml" == error.file
+    assert "evidence: no bullet applies at the 'third-or-later' line" in str(error)
+
+
+def test_an_unknown_evidence_line_is_rejected(copy: Path) -> None:
+    """An evidence line other than "second" or "third-or-later" fails, naming the field."""
+    edit(copy / "option-anlotinib.toml", 'line = "second"', 'line = "first"')
+    error = rejected(copy)
+    assert ("option-anlotinib.toml", "evidence[0].line") == (error.file, error.field)
+
+
 def test_trial_criteria_drifting_from_the_engine_are_rejected(copy: Path) -> None:
     """A criterion renamed in the trial file no longer matches the engine and fails."""
     edit(copy / f"trial-{TRIAL_ID}.toml", 'criterion = "INR <= 1.5"', 'criterion = "INR < 1.5"')
@@ -268,6 +349,37 @@ def test_a_figure_in_a_regimen_found_in_no_cited_document_is_reported(copy: Path
     assert [
         "option topotecan (option-topotecan.toml): regimen states '1.75', "
         "found in no cited document"
+    ] == problems
+
+
+def test_the_nab_paclitaxel_anlotinib_population_states_tian_et_al_eligibility() -> None:
+    """The population of nab-paclitaxel-anlotinib gives Tian et al.'s limits, as 003_… does."""
+    population = load_knowledge().option("nab-paclitaxel-anlotinib").population
+    assert population is not None
+    for limit in [
+        "extensive-stage SCLC",
+        "18–75",
+        "ECOG 0–1",
+        "≥ 1.5×10⁹/L",
+        "≥ 90×10⁹/L",
+        "≥ 3.0×10⁹/L",
+        "≤ 2.0 mg/dL",
+        "≥ 35 g/L",
+        "≤ 1.5 mg/dL",
+        "160/100 mmHg",
+        "anti-angiogenic",
+    ]:
+        assert limit in population
+
+
+@needs_docs
+def test_a_figure_in_a_population_found_in_no_cited_document_is_reported(copy: Path) -> None:
+    """A made-up figure in the population text (age 18–79) is reported."""
+    edit(copy / "option-nab-paclitaxel-anlotinib.toml", "aged 18–75", "aged 18–79")
+    problems = check_against_documents(load_knowledge_from(copy), DOCS)
+    assert [
+        "option nab-paclitaxel-anlotinib (option-nab-paclitaxel-anlotinib.toml): "
+        "population states '79', found in no cited document"
     ] == problems
 
 

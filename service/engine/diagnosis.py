@@ -10,14 +10,25 @@ from service.engine import rules
 from service.engine.model import Diagnosis, Stage
 from service.engine.record import Code, ConditionFact
 
-__all__ = ["SclcFindings", "find_sclc", "is_cancer", "is_sclc_condition"]
+__all__ = [
+    "QUIET_STATUSES",
+    "SclcFindings",
+    "find_sclc",
+    "is_cancer",
+    "is_sclc_condition",
+    "is_void",
+    "other_active_cancers",
+]
 
-CURRENT_STATUSES = frozenset({"active", "relapse", "recurrence"})
 RELAPSE_STATUSES = frozenset({"relapse", "recurrence"})
+# §2: these still establish the history; a later progression makes them "check the record".
+QUIET_STATUSES = frozenset({"remission", "inactive", "resolved"})
+# §4: "another active cancer" (no status at all is read as active, the cautious side).
+ACTIVE_STATUSES = frozenset({"active", "relapse", "recurrence", None})
 VOID_VERIFICATION = frozenset({"entered-in-error", "refuted"})
 
-_NON_SMALL = re.compile(r"non[-\s]*small", re.IGNORECASE)
-_SMALL_CELL = re.compile(r"small[-\s]*cell|\bsclc\b", re.IGNORECASE)
+_NON_SMALL = re.compile(r"non[-\s]*small|\bnsclc\b", re.IGNORECASE)
+_SMALL_CELL = re.compile(r"small[-\s]*cell|oat[-\s]*cell|\bsclc\b", re.IGNORECASE)
 _LUNG = re.compile(r"lung|pulmonary|bronch|\bsclc\b", re.IGNORECASE)
 _TO_LUNG = re.compile(r"\bto\s+(the\s+)?lungs?\b", re.IGNORECASE)
 _CANCER_WORDS = re.compile(
@@ -50,6 +61,27 @@ def _text_says_sclc(text: str) -> bool:
     )
 
 
+def _lung_icd10(condition: ConditionFact) -> Code | None:
+    """The ICD-10(-CM) C34 code of the Condition, if it has one."""
+    return next(
+        (
+            c
+            for c in condition.codes
+            if _system_is(c, rules.ICD10_SYSTEM_MARK)
+            and c.code.upper().startswith(rules.LUNG_ICD10_PREFIX)
+        ),
+        None,
+    )
+
+
+def _histology_says_small_cell(condition: ConditionFact) -> bool:
+    """§2: small-cell / oat-cell histology in the text, displays or notes, never NSCLC."""
+    texts = [*_texts(condition), *condition.notes]
+    if any(_NON_SMALL.search(t) for t in texts):
+        return False
+    return any(_SMALL_CELL.search(t) for t in texts)
+
+
 def is_sclc_condition(condition: ConditionFact) -> bool:
     """True when the Condition's code or text names small-cell lung carcinoma (any status)."""
     codes = condition.codes
@@ -64,6 +96,8 @@ def is_sclc_condition(condition: ConditionFact) -> bool:
     )
     if morphology and lung_site:
         return True
+    if _lung_icd10(condition) is not None and _histology_says_small_cell(condition):
+        return True
     return any(_text_says_sclc(t) for t in _texts(condition))
 
 
@@ -71,17 +105,30 @@ def is_cancer(condition: ConditionFact) -> bool:
     """A malignant condition, by ICD-10 C-code, ICD-O-3 behaviour /3 or wording."""
     for code in condition.codes:
         value = code.code.upper()
-        if _system_is(code, "icd-10") and value.startswith("C"):
+        if _system_is(code, rules.ICD10_SYSTEM_MARK) and value.startswith("C"):
             return True
         if value.endswith("/3"):
             return True
     return any(_CANCER_WORDS.search(t) and not _BENIGN.search(t) for t in _texts(condition))
 
 
-def _is_void(condition: ConditionFact) -> bool:
+def is_void(condition: ConditionFact) -> bool:
+    """Entered in error or refuted: the Condition says nothing."""
     return (
         condition.verification_status in VOID_VERIFICATION
         or condition.clinical_status == "entered-in-error"
+    )
+
+
+def other_active_cancers(conditions: Iterable[ConditionFact]) -> tuple[ConditionFact, ...]:
+    """§4: cancers that are not SCLC and are active (or say nothing of their status)."""
+    return tuple(
+        c
+        for c in conditions
+        if not is_void(c)
+        and c.clinical_status in ACTIVE_STATUSES
+        and is_cancer(c)
+        and not is_sclc_condition(c)
     )
 
 
@@ -112,46 +159,53 @@ class SclcFindings:
         return tuple(c for c in self.conditions if c.clinical_status in RELAPSE_STATUSES)
 
 
+def _by_day(condition: ConditionFact) -> tuple[int, str]:
+    # Undated Conditions sort first: they never override a dated one.
+    day = condition.day
+    return (day.toordinal() if day else 0, condition.ref)
+
+
 def find_sclc(conditions: Iterable[ConditionFact]) -> SclcFindings:
-    """The current SCLC diagnosis: active/relapse/recurrence SCLC Conditions (§2)."""
-    current: list[ConditionFact] = []
-    inactive: list[ConditionFact] = []
-    for condition in conditions:
-        if _is_void(condition) or not is_sclc_condition(condition):
-            continue
-        if condition.clinical_status in CURRENT_STATUSES:
-            current.append(condition)
-        else:
-            inactive.append(condition)
-    if not current:
-        # Say why an SCLC record gives no cards rather than stay silent.
+    """The SCLC diagnosis (§2): every non-void SCLC Condition, whatever its status."""
+    conditions = tuple(conditions)
+    found = sorted((c for c in conditions if not is_void(c) and is_sclc_condition(c)), key=_by_day)
+    if not found:
+        # Say why a lung cancer gives no cards rather than stay silent.
         return SclcFindings(
             Diagnosis(sclc=False),
             (),
             tuple(
-                f"{c.ref}: small-cell lung carcinoma with clinicalStatus "
-                f"'{c.clinical_status or 'missing'}' is not counted as current SCLC"
-                for c in inactive
+                f"{c.ref}: lung cancer coded {code.code} without small-cell histology in its "
+                "text; not counted as SCLC"
+                for c in conditions
+                if not is_void(c)
+                and (code := _lung_icd10(c)) is not None
+                and not any(_NON_SMALL.search(t) for t in [*_texts(c), *c.notes])
             ),
         )
     warnings: list[str] = []
-
-    def day(c: ConditionFact) -> tuple[int, str]:
-        when = c.onset or c.recorded
-        return (when.toordinal() if when else 10**9, c.ref)
-
-    ordered = sorted(current, key=day)
-    first = ordered[0]
-    dates = [c.onset or c.recorded for c in ordered]
-    diagnosed = min((d for d in dates if d), default=None)
+    dated = [c for c in found if c.day]
+    first = min(dated, key=_by_day) if dated else found[0]
+    diagnosed = first.day
     if diagnosed is None:
         warnings.append(f"{first.ref}: SCLC Condition has no onset or recorded date")
-    stages = {_stage_of(c) for c in ordered}
-    stage: Stage = (
-        "extensive" if "extensive" in stages else "limited" if "limited" in stages else "unknown"
-    )
+    staged = [c for c in found if _stage_of(c) != "unknown"]
+    stage: Stage = "unknown"
+    stage_condition: ConditionFact | None = None
+    if staged:
+        # §2: the latest staged Condition wins; on one day, extensive before limited.
+        stage_condition = max(staged, key=lambda c: (*_by_day(c)[:1], _stage_of(c) == "extensive"))
+        stage = _stage_of(stage_condition)
     return SclcFindings(
-        Diagnosis(sclc=True, stage=stage, condition=first.ref, diagnosed=diagnosed),
-        tuple(ordered),
+        Diagnosis(
+            sclc=True,
+            stage=stage,
+            condition=first.ref,
+            diagnosed=diagnosed,
+            stage_condition=stage_condition.ref if stage_condition else None,
+            stage_date=stage_condition.day if stage_condition else None,
+            clinical_status=found[-1].clinical_status,
+        ),
+        tuple(found),
         tuple(warnings),
     )

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from service.engine.rules import Thresholds
 
 __all__ = [
     "Criterion",
@@ -19,8 +22,11 @@ __all__ = [
     "OptionResult",
     "PatientSummary",
     "Platinum",
+    "PossiblyReceived",
     "Progression",
+    "Reading",
     "TrialResult",
+    "Withheld",
 ]
 
 Stage = Literal["extensive", "limited", "unknown"]
@@ -44,6 +50,51 @@ class Exposure:
     end: date
     source: str
     open_ended: bool = False
+    estimated: bool = False  # a date read from a partial date (§1)
+
+
+@dataclass(frozen=True, slots=True)
+class PossiblyReceived:
+    """§1: a record that may show a drug was given, but that the engine cannot place:
+    undated (`agents` known) or unidentified (`agents` empty: it may be any drug)."""
+
+    source: str
+    agents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """An option not shown because of records the engine could not read (§1, §9)."""
+
+    option: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """An ECOG, laboratory or blood-pressure value with its date (§9, §10).
+
+    `value` is in the measure's own unit (`unit`), or None when the record's unit
+    (`recorded_unit`) is not understood; `fresh` when it counts (§10: within
+    `observation_max_age_days` of the evaluation date).
+    """
+
+    name: str
+    value: float | None
+    unit: str
+    day: date
+    source: str
+    fresh: bool
+    recorded_unit: str | None = None
+
+    def describe(self) -> str:
+        """ "ANC 0.8 x10^9/L on 2024-03-02" (the value as the record gives it if unread)."""
+        if self.value is None:
+            shown = f"{self.recorded_unit or 'no unit'} (unit not understood)"
+            return f"{self.name} in {shown} on {self.day.isoformat()}"
+        number = f"{self.value:g}"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.name} {number}{unit} on {self.day.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +102,7 @@ class PatientSummary:
     id: str | None
     age: int | None
     deceased: bool
+    age_estimated: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "age": self.age, "deceased": self.deceased}
@@ -58,10 +110,18 @@ class PatientSummary:
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
+    """`stage_condition` gave the stage (§2: the latest staged SCLC Condition);
+    `staged_at_relapse` when it is dated on or after the latest progression;
+    `clinical_status` is the status of the latest SCLC Condition."""
+
     sclc: bool
     stage: Stage | None = None
     condition: str | None = None
     diagnosed: date | None = None
+    stage_condition: str | None = field(default=None, compare=False)
+    stage_date: date | None = field(default=None, compare=False)
+    staged_at_relapse: bool = field(default=False, compare=False)
+    clinical_status: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         if not self.sclc:
@@ -102,11 +162,13 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Progression:
-    """A progression event; `date` is None for a known but undated relapse."""
+    """A progression event; `date` is None for a known but undated relapse. `estimated`
+    for a proxy (§6.3, `proxy`) or a date read from a partial date (§1)."""
 
     date: date | None
     source: str
     estimated: bool = False
+    proxy: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"date": _iso(self.date), "source": self.source, "estimated": self.estimated}
@@ -182,6 +244,17 @@ class Evaluation:
     trials: tuple[TrialResult, ...] = ()
     warnings: tuple[str, ...] = ()
     relapse_undated: bool = False
+    # Not in the evaluation JSON; what the cards show beside it (§9, §11).
+    thresholds: Thresholds | None = field(default=None, compare=False, repr=False)
+    possibly_received: tuple[PossiblyReceived, ...] = field(default=(), compare=False)
+    withheld: tuple[Withheld, ...] = field(default=(), compare=False)
+    readings: tuple[Reading, ...] = field(default=(), compare=False)
+    poor_performance: Reading | None = field(default=None, compare=False)
+    population_notes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+
+    def notes_for(self, option_id: str) -> tuple[str, ...]:
+        """The study-population notes of one option (§9)."""
+        return next((notes for key, notes in self.population_notes if key == option_id), ())
 
     @property
     def decision_point(self) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from service.engine.catalogue import PD1_CLASSES
-from service.engine.model import Line, OptionResult, OptionStatus, Platinum, Stage
+from service.engine.model import Line, OptionResult, OptionStatus, Platinum, Withheld
 
-__all__ = ["OPTION_AGENTS", "OPTION_IDS", "select_options"]
+__all__ = ["OPTION_AGENTS", "OPTION_IDS", "OptionInputs", "select_options"]
 
 # §9, in the order of its table (and of the cards).
 OPTION_IDS = (
@@ -23,7 +24,7 @@ OPTION_IDS = (
     "clinical-trial",
 )
 # Agents of each drug option: an option is not shown once any of them was received
-# ("re-treatment is only ever platinum-rechallenge").
+# ("re-treatment is only ever platinum-rechallenge"), nor while one is possibly received.
 OPTION_AGENTS: dict[str, frozenset[str]] = {
     "platinum-rechallenge": frozenset({"carboplatin", "cisplatin", "etoposide"}),
     "topotecan": frozenset({"topotecan"}),
@@ -32,7 +33,29 @@ OPTION_AGENTS: dict[str, frozenset[str]] = {
     "amrubicin": frozenset({"amrubicin"}),
     "nab-paclitaxel-anlotinib": frozenset({"nab-paclitaxel", "anlotinib"}),
     "anlotinib": frozenset({"anlotinib"}),
+    "taxane": frozenset({"nab-paclitaxel", "paclitaxel"}),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class OptionInputs:
+    """What §9 decides by.
+
+    `received`: agents of every included dated exposure; `possibly`: agent → the
+    records that only possibly show it (§1); `unidentified`: records that may be any
+    drug; `antiangiogenic` / `taxanes`: the catalogue's agents of those kinds.
+    """
+
+    next_line: int | None
+    lines: Sequence[Line]
+    platinum: Platinum | None
+    limited_at_relapse: bool
+    received: frozenset[str]
+    possibly: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unidentified: tuple[str, ...] = ()
+    antiangiogenic: frozenset[str] = frozenset()
+    taxanes: frozenset[str] = frozenset()
+    poor_performance: bool = False
 
 
 def _chemo_immunotherapy(line: Line) -> bool:
@@ -40,50 +63,70 @@ def _chemo_immunotherapy(line: Line) -> bool:
     return "platinum" in classes and bool(classes & PD1_CLASSES)
 
 
-def _rechallenge_status(platinum: Platinum | None) -> OptionStatus | None:
+def _rechallenge_status(inputs: OptionInputs) -> OptionStatus | None:
+    platinum = inputs.platinum
     if platinum is None or platinum.sensitivity != "sensitive":
         return None
-    # 003_…: ORR 49% on re-treatment at >= 180 days; 90–179 days: consider.
-    return "recommended" if platinum.rechallenge_window else "consider"
+    # 003_…: ORR 49% on re-treatment at >= 180 days, second-line studies: recommended at
+    # line 2 only; later, 90–179 days, or ECOG 3–4 (001_…): consider.
+    if platinum.rechallenge_window and inputs.next_line == 2 and not inputs.poor_performance:
+        return "recommended"
+    return "consider"
 
 
-def select_options(
-    *,
-    next_line: int | None,
-    lines: Sequence[Line],
-    platinum: Platinum | None,
-    stage: Stage | None,
-    received: frozenset[str],
-    antiangiogenic_received: bool,
-) -> tuple[OptionResult, ...]:
-    """The options shown at a decision point with next_line >= 2, in table order."""
+def _blocking(option_id: str, inputs: OptionInputs) -> frozenset[str]:
+    """Agents whose (possible) receipt hides the option."""
+    agents = OPTION_AGENTS.get(option_id, frozenset())
+    if option_id == "nab-paclitaxel-anlotinib":
+        return agents | inputs.antiangiogenic
+    if option_id == "taxane":
+        return agents | inputs.taxanes
+    return agents
+
+
+def select_options(inputs: OptionInputs) -> tuple[tuple[OptionResult, ...], tuple[Withheld, ...]]:
+    """The options shown at a decision point with next_line >= 2, ranked
+    (`recommended` first, then table order), and those withheld for unreadable records."""
+    next_line = inputs.next_line
     if next_line is None or next_line < 2:
-        return ()
-    after_platinum = platinum is not None
+        return (), ()
+    after_platinum = inputs.platinum is not None
+    received = inputs.received
     shown: dict[str, OptionStatus | None] = {
-        "platinum-rechallenge": _rechallenge_status(platinum),
+        "platinum-rechallenge": _rechallenge_status(inputs),
         "topotecan": "consider" if after_platinum else None,
         "lurbinectedin": "consider" if after_platinum else None,
-        "tarlatamab": "consider" if after_platinum and stage != "limited" else None,
+        "tarlatamab": "consider" if after_platinum and not inputs.limited_at_relapse else None,
         "amrubicin": "consider",
         "nab-paclitaxel-anlotinib": (
             "consider"
-            if next_line == 2 and _chemo_immunotherapy(lines[0]) and not antiangiogenic_received
+            if next_line == 2
+            and inputs.lines
+            and _chemo_immunotherapy(inputs.lines[0])
+            and not received & inputs.antiangiogenic
             else None
         ),
-        "anlotinib": "consider" if next_line >= 3 else None,
+        "anlotinib": "consider" if after_platinum else None,
+        "taxane": "consider" if after_platinum and not received & inputs.taxanes else None,
         "palliative-radiotherapy": "consider",
         "clinical-trial": "consider",
     }
-    results = []
+    results: list[OptionResult] = []
+    withheld: list[Withheld] = []
     for option_id in OPTION_IDS:
         status = shown[option_id]
         if status is None:
             continue
-        if (
-            option_id != "platinum-rechallenge"
-            and OPTION_AGENTS.get(option_id, frozenset()) & received
-        ):
+        agents = OPTION_AGENTS.get(option_id, frozenset())
+        if option_id != "platinum-rechallenge" and agents & received:
+            continue
+        blocking = _blocking(option_id, inputs)
+        sources = [s for agent in sorted(blocking) for s in inputs.possibly.get(agent, ())]
+        if agents:
+            sources.extend(inputs.unidentified)
+        if sources:
+            withheld.append(Withheld(option_id, tuple(dict.fromkeys(sources))))
             continue
         results.append(OptionResult(option_id, status))
-    return tuple(results)
+    ranked = sorted(results, key=lambda o: o.status != "recommended")
+    return tuple(ranked), tuple(withheld)

@@ -63,18 +63,20 @@ def find_dated_events(
         current = by_day.get(obs.effective)
         # Priority 1 over Conditions on the same day; the lowest ref wins among equals.
         if current is None or not current.source.startswith("Observation/"):
-            by_day[obs.effective] = Progression(obs.effective, obs.ref)
+            by_day[obs.effective] = Progression(
+                obs.effective, obs.ref, estimated=obs.effective_estimated
+            )
     for condition in sorted(relapses, key=lambda c: c.ref):
-        day = None
+        day, estimated = None, False
         if first_line_start is not None:
             if condition.onset and condition.onset > first_line_start:
-                day = condition.onset
+                day, estimated = condition.onset, condition.onset_estimated
             elif condition.recorded and condition.recorded > first_line_start:
-                day = condition.recorded
+                day, estimated = condition.recorded, condition.recorded_estimated
         if day is None:
             undated.append(Progression(None, condition.ref))
         elif day not in by_day:
-            by_day[day] = Progression(day, condition.ref)
+            by_day[day] = Progression(day, condition.ref, estimated=estimated)
     dated = tuple(by_day[d] for d in sorted(by_day))
     return ProgressionFindings(dated, tuple(undated), tuple(warnings))
 
@@ -85,13 +87,15 @@ def proxy_events(lines: Sequence[Line], dated: Sequence[date]) -> tuple[Progress
     for previous, line in zip(lines, lines[1:], strict=False):
         if not any(previous.start < d <= line.start for d in dated):
             # The source is the record that opens line N+1 (first by start date, then agent).
-            proxies.append(Progression(line.start, line.exposures[0].source, estimated=True))
+            proxies.append(
+                Progression(line.start, line.exposures[0].source, estimated=True, proxy=True)
+            )
     return tuple(proxies)
 
 
 def _all_events(findings: ProgressionFindings, proxies: Sequence[Progression]) -> list[Progression]:
     # Dated records sort before proxies of the same day.
-    return sorted([*findings.dated, *proxies], key=lambda p: (p.date or date.min, p.estimated))
+    return sorted([*findings.dated, *proxies], key=lambda p: (p.date or date.min, p.proxy))
 
 
 def latest_progression(
@@ -126,7 +130,10 @@ def platinum_interval(
     if not platinum_lines:
         return None
     line = platinum_lines[-1]
-    last_dose = max(e.end for e in line.exposures if e.drug_class == "platinum")
+    doses = [e for e in line.exposures if e.drug_class == "platinum"]
+    last_dose = max(e.end for e in doses)
+    # §1: a last dose read from a partial date makes everything counted from it estimated.
+    dose_estimated = any(e.estimated for e in doses if e.end == last_dose)
     since = (today - last_dose).days
     after = [(p.date, p) for p in _all_events(findings, proxies) if p.date and p.date > line.start]
     if after:
@@ -137,7 +144,7 @@ def platinum_interval(
             interval_days=interval,
             sensitivity=_sensitivity(interval, thresholds),
             rechallenge_window=interval >= thresholds.rechallenge_window_days,
-            estimated=event.estimated,
+            estimated=event.estimated or dose_estimated,
             days_since_last_platinum=since,
             line_number=line.number,
             progression_date=event_day,
@@ -147,7 +154,7 @@ def platinum_interval(
         interval_days=None,
         sensitivity="unknown" if findings.undated else None,
         rechallenge_window=None,
-        estimated=False,
+        estimated=dose_estimated,
         days_since_last_platinum=since,
         line_number=line.number,
     )

@@ -13,6 +13,7 @@ from typing import Literal
 
 __all__ = [
     "Code",
+    "Component",
     "ConditionFact",
     "MedicationFact",
     "ObservationFact",
@@ -34,9 +35,13 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class PatientFact:
+    """`birth_date` is the earliest possible day; `birth_latest` the latest when the
+    record gives only a year or a month (§1 partial dates), else None."""
+
     ref: str
     birth_date: date | None
     deceased: bool
+    birth_latest: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,18 @@ class ConditionFact:
     stage_codes: tuple[Code, ...] = ()
     stage_text: str | None = None
     body_site_codes: tuple[Code, ...] = ()
+    notes: tuple[str, ...] = ()
+    onset_estimated: bool = False
+    recorded_estimated: bool = False
+
+    @property
+    def day(self) -> date | None:
+        """The Condition's date: onset, else recorded."""
+        return self.onset or self.recorded
+
+    @property
+    def day_estimated(self) -> bool:
+        return self.onset_estimated if self.onset else self.recorded_estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +78,10 @@ class MedicationFact:
 
     `codes` and `texts` already include those of a resolved `medicationReference`.
     `start`/`end` are None when the record has no usable date; `date_problem` then
-    says why.
+    says why. `estimated` marks dates read from a partial date (§1); `end_partial` an
+    end that is the last day of a month or year, which the engine caps at today.
+    `missing_reference` names a `medicationReference` that resolved to nothing;
+    `unreadable` marks a record that failed validation and was read for its drug alone.
     """
 
     ref: str
@@ -77,6 +97,24 @@ class MedicationFact:
     reason_refs: tuple[str, ...] = ()
     reason_codes: tuple[Code, ...] = ()
     date_problem: str | None = None
+    estimated: bool = False
+    end_partial: bool = False
+    missing_reference: str | None = None
+    unreadable: bool = False
+
+    @property
+    def unnamed(self) -> bool:
+        """No text and no coding display: nothing a reader could identify it by."""
+        return not self.texts and not any(c.display for c in self.codes)
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One component of an Observation (a blood pressure's systolic part, say)."""
+
+    codes: tuple[Code, ...]
+    value_number: float | None
+    value_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +130,8 @@ class ObservationFact:
     value_codes: tuple[Code, ...] = ()
     reference_high: float | None = None
     reference_high_unit: str | None = None
+    components: tuple[Component, ...] = ()
+    effective_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,14 @@ SENSITIVE_DAYS = 90
 # §7: 003_4cac35924055ddfc.txt, platinum re-treatment ORR 49% in late relapse >= 180 days;
 # its resistance definition is progression within 180 days of first-line platinum.
 RECHALLENGE_WINDOW_DAYS = 180
+# §7: 003_4cac35924055ddfc.txt (ANNAB) calls progression within 180 days of first-line
+# platinum "resistant"; a card naming the class of a 90-179 day interval says both.
+ANNAB_RESISTANT_DAYS = 180
+# §9: performance status, 001_b4f620245f367cee.txt: an essential consideration; the
+# documents' studies enrolled ECOG 0-1. At ECOG 3 or 4 nothing is `recommended`.
+POOR_PERFORMANCE_ECOG = 3
+# §10: ECOG and labs count only when dated within this many days before the evaluation.
+OBSERVATION_MAX_AGE_DAYS = 30
 # §10, 004_f50c1dc1e9887857.txt: "Aged 18-75 years".
 TRIAL_MIN_AGE = 18
 TRIAL_MAX_AGE = 75
@@ -41,6 +49,21 @@ TRIAL_MIN_HEMOGLOBIN_G_L = 90.0
 TRIAL_MAX_CREATININE_X_ULN = 1.5
 TRIAL_MIN_EGFR = 60.0
 TRIAL_MAX_INR = 1.5
+# §9 study population of nab-paclitaxel + anlotinib, 003_4cac35924055ddfc.txt (Tian et
+# al., Methods): aged 18-75, ECOG 0-1, ANC >= 1.5x10^9/L, platelets >= 90x10^9/L,
+# WBC >= 3.0x10^9/L, total bilirubin <= 2.0 mg/dL, albumin >= 35 g/L, serum creatinine
+# <= 1.5 mg/dL; uncontrolled hypertension (>= 160/100 mmHg) excluded.
+ANNAB_MIN_AGE = 18
+ANNAB_MAX_AGE = 75
+ANNAB_MAX_ECOG = 1
+ANNAB_MIN_ANC = 1.5
+ANNAB_MIN_PLATELETS = 90.0
+ANNAB_MIN_WBC = 3.0
+ANNAB_MAX_BILIRUBIN_MG_DL = 2.0
+ANNAB_MIN_ALBUMIN_G_L = 35.0
+ANNAB_MAX_CREATININE_MG_DL = 1.5
+ANNAB_MAX_SYSTOLIC = 160.0
+ANNAB_MAX_DIASTOLIC = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +76,9 @@ class Thresholds:
     pre_diagnosis_days: int = PRE_DIAGNOSIS_DAYS
     sensitive_days: int = SENSITIVE_DAYS
     rechallenge_window_days: int = RECHALLENGE_WINDOW_DAYS
+    annab_resistant_days: int = ANNAB_RESISTANT_DAYS
+    poor_performance_ecog: int = POOR_PERFORMANCE_ECOG
+    observation_max_age_days: int = OBSERVATION_MAX_AGE_DAYS
     trial_min_age: int = TRIAL_MIN_AGE
     trial_max_age: int = TRIAL_MAX_AGE
     trial_max_ecog: int = TRIAL_MAX_ECOG
@@ -62,6 +88,17 @@ class Thresholds:
     trial_max_creatinine_x_uln: float = TRIAL_MAX_CREATININE_X_ULN
     trial_min_egfr: float = TRIAL_MIN_EGFR
     trial_max_inr: float = TRIAL_MAX_INR
+    annab_min_age: int = ANNAB_MIN_AGE
+    annab_max_age: int = ANNAB_MAX_AGE
+    annab_max_ecog: int = ANNAB_MAX_ECOG
+    annab_min_anc: float = ANNAB_MIN_ANC
+    annab_min_platelets: float = ANNAB_MIN_PLATELETS
+    annab_min_wbc: float = ANNAB_MIN_WBC
+    annab_max_bilirubin_mg_dl: float = ANNAB_MAX_BILIRUBIN_MG_DL
+    annab_min_albumin_g_l: float = ANNAB_MIN_ALBUMIN_G_L
+    annab_max_creatinine_mg_dl: float = ANNAB_MAX_CREATININE_MG_DL
+    annab_max_systolic: float = ANNAB_MAX_SYSTOLIC
+    annab_max_diastolic: float = ANNAB_MAX_DIASTOLIC
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -78,6 +115,7 @@ NSCLC_SNOMED = "254637007"
 # ICD-O-3 morphologies of small cell carcinoma (8041/3 … 8045/3), with an ICD-10 C34 site.
 SCLC_ICDO3_MORPHOLOGY = frozenset({"8041/3", "8042/3", "8043/3", "8044/3", "8045/3"})
 LUNG_ICD10_PREFIX = "C34"
+ICD10_SYSTEM_MARK = "icd-10"  # http://hl7.org/fhir/sid/icd-10 and icd-10-cm
 
 # §6.1: mCODE cancer disease status, value "worsened".
 LOINC = "loinc"
@@ -100,6 +138,13 @@ HEMOGLOBIN_LOINC = frozenset({"718-7"})
 CREATININE_LOINC = frozenset({"2160-0"})
 EGFR_LOINC = frozenset({"33914-3", "62238-1", "98979-8"})
 INR_LOINC = frozenset({"6301-6", "34714-6"})
+# §9 study-population notes: WBC, total bilirubin, albumin, blood pressure.
+WBC_LOINC = frozenset({"6690-2", "26464-8"})
+BILIRUBIN_LOINC = frozenset({"1975-2", "42719-5"})
+ALBUMIN_LOINC = frozenset({"1751-7", "2862-1", "61151-7"})
+BLOOD_PRESSURE_PANEL_LOINC = frozenset({"85354-9", "55284-4"})
+SYSTOLIC_LOINC = frozenset({"8480-6"})
+DIASTOLIC_LOINC = frozenset({"8462-4"})
 
 TRIAL_ID = "NCT07632209"
 TRIAL_URL = "https://clinicaltrials.gov/study/NCT07632209"

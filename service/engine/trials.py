@@ -1,7 +1,9 @@
 """Trial pre-screen for NCT07632209 (CLINICAL_RULES §10, 004_f50c1dc1e9887857.txt).
 
 Each criterion is `met`, `not-met` or `unknown` from the record; the verdict follows.
-Criterion names and order are in docs/decisions.md.
+Criterion names and order are in docs/decisions.md. ECOG and labs count only when
+fresh (v2 §10); a stale or unreadable value makes its criterion `unknown`, and the
+criterion's `detail` says which value and date the record holds.
 """
 
 from __future__ import annotations
@@ -10,110 +12,97 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from service.engine import observations as measures
 from service.engine import rules
 from service.engine.model import Criterion, CriterionResult, Line, TrialResult, Verdict
+from service.engine.observations import Measure, latest_observation
 from service.engine.record import ObservationFact
 from service.engine.rules import Thresholds
 
-__all__ = ["ANTIANGIOGENIC_TKI", "LINES_CRITERION", "TrialInputs", "prescreen"]
+__all__ = [
+    "ANTIANGIOGENIC_AGENTS_BARRED",
+    "ANTIANGIOGENIC_TKI",
+    "LINES_CRITERION",
+    "TrialInputs",
+    "age_result",
+    "criterion_names",
+    "prescreen",
+    "reading_result",
+]
 
 LINES_CRITERION = "2+ prior lines, progressed after the latest"
 # 004_…, exclusion 1: prior lomustine, anlotinib or a similar anti-angiogenic TKI.
 ANTIANGIOGENIC_AGENTS_BARRED = frozenset({"lomustine", "anlotinib"})
 ANTIANGIOGENIC_TKI = "anti-angiogenic TKI"
-VOID_STATUSES = frozenset({"entered-in-error", "cancelled"})
-
-# Units read as 10^9/L (cell counts), and their factor.
-_COUNT_UNITS = {
-    "10*9/l": 1.0,
-    "10^9/l": 1.0,
-    "10*3/ul": 1.0,
-    "10^3/ul": 1.0,
-    "10*3/mm3": 1.0,
-    "10^3/mm3": 1.0,
-    "k/ul": 1.0,
-    "x10e3/ul": 1.0,
-    "10*3/µl": 1.0,
-    "thou/ul": 1.0,
-    "/ul": 0.001,
-    "cells/ul": 0.001,
-    "/mm3": 0.001,
-}
-_HEMOGLOBIN_UNITS = {"g/l": 1.0, "g/dl": 10.0}
 
 
 @dataclass(frozen=True, slots=True)
 class TrialInputs:
+    """What the pre-screen reads. `barred_received`: a barred agent was given;
+    `barred_possibly`: one may have been (an undated or unidentified record, §1)."""
+
     stage: str | None
+    staged_at_relapse: bool
     lines: Sequence[Line]
     progressed_after_latest: bool | None  # None: only an undated relapse is known
-    age: int | None
-    received: frozenset[str]
-    antiangiogenic_tki_received: bool
+    age_range: tuple[int, int] | None
+    barred_received: bool
+    barred_possibly: bool
     observations: Sequence[ObservationFact]
+    today: date
 
 
-def _latest(
-    observations: Iterable[ObservationFact], loincs: frozenset[str]
-) -> ObservationFact | None:
-    candidates = [
-        o
-        for o in observations
-        if o.status not in VOID_STATUSES
-        and o.effective is not None
-        and any(c.code in loincs and rules.LOINC in c.system.lower() for c in o.codes)
-        and (o.value_number is not None or o.value_codes)
-    ]
-    return max(candidates, key=lambda o: (o.effective or date.min, o.ref), default=None)
+def age_result(age_range: tuple[int, int] | None, low: int, high: int) -> CriterionResult:
+    """met / not-met when every possible age (a partial birthDate) agrees, else unknown."""
+    if age_range is None:
+        return "unknown"
+    results = {low <= age <= high for age in age_range}
+    if results == {True}:
+        return "met"
+    return "not-met" if results == {False} else "unknown"
 
 
-def _threshold(
-    obs: ObservationFact | None,
-    units: dict[str, float] | None,
+def reading_result(
+    observations: Iterable[ObservationFact],
+    measure: Measure,
     ok: Callable[[float], bool],
-) -> CriterionResult:
-    if obs is None or obs.value_number is None:
-        return "unknown"
-    factor = 1.0
-    if units is not None:
-        unit = (obs.value_unit or "").strip().lower()
-        if unit not in units:
-            return "unknown"
-        factor = units[unit]
-    return "met" if ok(obs.value_number * factor) else "not-met"
+    *,
+    today: date,
+    thresholds: Thresholds,
+) -> tuple[CriterionResult, str | None]:
+    """A criterion from the measure's latest fresh value, with what the card shows."""
+    reading = measures.read(observations, measure, today=today, thresholds=thresholds)
+    if reading is None:
+        return "unknown", f"{measure.name}: not in the record"
+    if not reading.fresh:
+        days = thresholds.observation_max_age_days
+        return "unknown", f"{reading.describe()}, older than {days} days"
+    if reading.value is None:
+        return "unknown", reading.describe()
+    return ("met" if ok(reading.value) else "not-met"), reading.describe()
 
 
-def _ecog(obs: ObservationFact | None, thresholds: Thresholds) -> CriterionResult:
-    if obs is None:
-        return "unknown"
-    score: float | None = obs.value_number
-    for code in obs.value_codes:
-        if code.code in rules.ECOG_ANSWERS:
-            score = rules.ECOG_ANSWERS[code.code]
-    if score is None:
-        return "unknown"
-    return "met" if score <= thresholds.trial_max_ecog else "not-met"
-
-
-def _creatinine(obs: ObservationFact | None, thresholds: Thresholds) -> CriterionResult:
-    if obs is None or obs.value_number is None or obs.reference_high is None:
-        return "unknown"
+def _creatinine(
+    observations: Sequence[ObservationFact], *, today: date, thresholds: Thresholds
+) -> tuple[CriterionResult, str | None]:
+    """Against 1.5 x the Observation's own upper reference limit, in its own unit."""
+    result, detail = reading_result(
+        observations, measures.CREATININE, lambda _: True, today=today, thresholds=thresholds
+    )
+    reading = measures.read(observations, measures.CREATININE, today=today, thresholds=thresholds)
+    obs = latest_observation(observations, measures.CREATININE, today=today)
+    if reading is None or not reading.fresh or obs is None or obs.value_number is None:
+        return result, detail
+    if obs.reference_high is None:
+        return "unknown", f"{detail}, no reference range"
     if (
         obs.reference_high_unit
         and obs.value_unit
-        and (obs.reference_high_unit.lower() != obs.value_unit.lower())
+        and obs.reference_high_unit.lower() != obs.value_unit.lower()
     ):
-        return "unknown"
+        return "unknown", f"{detail}, reference range in another unit"
     limit = thresholds.trial_max_creatinine_x_uln * obs.reference_high
-    return "met" if obs.value_number <= limit else "not-met"
-
-
-def _egfr(obs: ObservationFact | None, thresholds: Thresholds) -> CriterionResult:
-    if obs is None or obs.value_number is None:
-        return "unknown"
-    if "ml/min" not in (obs.value_unit or "").lower():
-        return "unknown"
-    return "met" if obs.value_number >= thresholds.trial_min_egfr else "not-met"
+    return ("met" if obs.value_number <= limit else "not-met"), detail
 
 
 def _verdict(results: Iterable[CriterionResult]) -> Verdict:
@@ -125,64 +114,63 @@ def _verdict(results: Iterable[CriterionResult]) -> Verdict:
     return "possibly-eligible"
 
 
+def _stage(inputs: TrialInputs) -> CriterionResult:
+    """§10: limited counts against only when staged at relapse."""
+    if inputs.stage == "extensive":
+        return "met"
+    if inputs.stage == "limited" and inputs.staged_at_relapse:
+        return "not-met"
+    return "unknown"
+
+
 def prescreen(inputs: TrialInputs, thresholds: Thresholds) -> TrialResult:
     """Pre-screen every criterion of NCT07632209 against the record."""
     t = thresholds
     obs = inputs.observations
-    stage: CriterionResult = (
-        "met"
-        if inputs.stage == "extensive"
-        else "not-met"
-        if inputs.stage == "limited"
-        else "unknown"
-    )
+
+    def lab(measure: Measure, ok: Callable[[float], bool]) -> tuple[CriterionResult, str | None]:
+        return reading_result(obs, measure, ok, today=inputs.today, thresholds=t)
+
     if len(inputs.lines) < 2:
         lines: CriterionResult = "not-met"
     elif inputs.progressed_after_latest is None:
         lines = "unknown"
     else:
         lines = "met" if inputs.progressed_after_latest else "not-met"
-    if inputs.age is None:
-        age: CriterionResult = "unknown"
-    else:
-        age = "met" if t.trial_min_age <= inputs.age <= t.trial_max_age else "not-met"
-    barred = inputs.antiangiogenic_tki_received or bool(
-        inputs.received & ANTIANGIOGENIC_AGENTS_BARRED
+    barred: CriterionResult = (
+        "not-met" if inputs.barred_received else "unknown" if inputs.barred_possibly else "met"
     )
-    criteria = (
-        Criterion("extensive-stage SCLC", stage),
-        Criterion(LINES_CRITERION, lines),
-        Criterion("age 18-75", age),
-        Criterion("ECOG 0-1", _ecog(_latest(obs, frozenset({rules.ECOG_LOINC})), t)),
-        Criterion(
-            "no prior lomustine, anlotinib or anti-angiogenic TKI",
-            "not-met" if barred else "met",
-        ),
-        Criterion(
-            "ANC >= 1.5 x10^9/L",
-            _threshold(_latest(obs, rules.ANC_LOINC), _COUNT_UNITS, lambda v: v >= t.trial_min_anc),
-        ),
-        Criterion(
-            "platelets >= 100 x10^9/L",
-            _threshold(
-                _latest(obs, rules.PLATELETS_LOINC),
-                _COUNT_UNITS,
-                lambda v: v >= t.trial_min_platelets,
-            ),
-        ),
-        Criterion(
+    rows: list[tuple[str, tuple[CriterionResult, str | None]]] = [
+        ("extensive-stage SCLC", (_stage(inputs), None)),
+        (LINES_CRITERION, (lines, None)),
+        ("age 18-75", (age_result(inputs.age_range, t.trial_min_age, t.trial_max_age), None)),
+        ("ECOG 0-1", lab(measures.ECOG, lambda v: v <= t.trial_max_ecog)),
+        ("no prior lomustine, anlotinib or anti-angiogenic TKI", (barred, None)),
+        ("ANC >= 1.5 x10^9/L", lab(measures.ANC, lambda v: v >= t.trial_min_anc)),
+        ("platelets >= 100 x10^9/L", lab(measures.PLATELETS, lambda v: v >= t.trial_min_platelets)),
+        (
             "hemoglobin >= 90 g/L",
-            _threshold(
-                _latest(obs, rules.HEMOGLOBIN_LOINC),
-                _HEMOGLOBIN_UNITS,
-                lambda v: v >= t.trial_min_hemoglobin_g_l,
-            ),
+            lab(measures.HEMOGLOBIN, lambda v: v >= t.trial_min_hemoglobin_g_l),
         ),
-        Criterion("creatinine <= 1.5 x ULN", _creatinine(_latest(obs, rules.CREATININE_LOINC), t)),
-        Criterion("eGFR >= 60 mL/min/1.73m2", _egfr(_latest(obs, rules.EGFR_LOINC), t)),
-        Criterion(
-            "INR <= 1.5",
-            _threshold(_latest(obs, rules.INR_LOINC), None, lambda v: v <= t.trial_max_inr),
-        ),
-    )
+        ("creatinine <= 1.5 x ULN", _creatinine(obs, today=inputs.today, thresholds=t)),
+        ("eGFR >= 60 mL/min/1.73m2", lab(measures.EGFR, lambda v: v >= t.trial_min_egfr)),
+        ("INR <= 1.5", lab(measures.INR, lambda v: v <= t.trial_max_inr)),
+    ]
+    criteria = tuple(Criterion(name, result, detail) for name, (result, detail) in rows)
     return TrialResult(rules.TRIAL_ID, _verdict(c.result for c in criteria), criteria)
+
+
+def criterion_names() -> tuple[str, ...]:
+    """The names of the criteria the pre-screen reports, in its order."""
+    blank = TrialInputs(
+        stage=None,
+        staged_at_relapse=False,
+        lines=(),
+        progressed_after_latest=None,
+        age_range=None,
+        barred_received=False,
+        barred_possibly=False,
+        observations=(),
+        today=date.min,
+    )
+    return tuple(c.criterion for c in prescreen(blank, Thresholds()).criteria)

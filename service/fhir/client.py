@@ -99,6 +99,16 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
     return _TOKEN.sub(lambda hit: quote(_token_value(hit.group(1), context), safe="/"), template)
 
 
+def _is_read_of(given: Any, query: str) -> bool:
+    """A prefetched read (`Patient/123`) must be that very resource (CLINICAL_RULES §1:
+    another patient's record is never evaluated in place of the one named); searches
+    and anything else pass."""
+    kind, slash, ident = query.partition("/")
+    if not slash or "?" in query or "/" in ident or not isinstance(given, Mapping):
+        return True
+    return given.get("resourceType") == kind and given.get("id") == ident
+
+
 def _is_operation_outcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
@@ -279,7 +289,11 @@ def gather(
     warnings: list[str] = []
     for key, template in templates.items():
         given = prefetch.get(key)
-        if key in prefetch and not _is_operation_outcome(given):
+        if (
+            key in prefetch
+            and not _is_operation_outcome(given)
+            and ("?" in template or _is_read_of(given, render_template(template, context)))
+        ):
             if given is None:  # the client has no data for this key
                 continue
             if not isinstance(given, dict) or not isinstance(given.get("resourceType"), str):

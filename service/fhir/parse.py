@@ -8,6 +8,7 @@ to R4 field by field before validation, and a warning says so.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from service.engine import rules
 from service.engine.record import (
     Code,
+    Component,
     ConditionFact,
     MedicationFact,
     MedicationKind,
@@ -29,9 +31,10 @@ from service.engine.record import (
     Record,
 )
 from service.fhir.load import RawResource
+from service.fhir.medication import codes_of, drug_of
 from service.fhir.stu3 import looks_stu3, upgrade_stu3
 
-__all__ = ["build_records", "canonical_ref"]
+__all__ = ["build_record", "build_records", "canonical_ref"]
 
 MEDICATION_KINDS: tuple[MedicationKind, ...] = (
     "MedicationStatement",
@@ -50,8 +53,15 @@ OBSERVATION_LOINCS = frozenset(
         *rules.CREATININE_LOINC,
         *rules.EGFR_LOINC,
         *rules.INR_LOINC,
+        *rules.WBC_LOINC,
+        *rules.BILIRUBIN_LOINC,
+        *rules.ALBUMIN_LOINC,
+        *rules.BLOOD_PRESSURE_PANEL_LOINC,
+        *rules.SYSTOLIC_LOINC,
+        *rules.DIASTOLIC_LOINC,
     }
 )
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 _REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
@@ -79,12 +89,26 @@ class _Index:
 
 
 def _day(value: Any) -> date | None:
-    """A calendar day from a FHIR date/dateTime; partial dates give None."""
+    """A calendar day from a full FHIR date/dateTime; partial dates give None."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
     return None
+
+
+def _partial(value: Any, *, last: bool) -> date | None:
+    """§1: `YYYY` or `YYYY-MM` as its first day, or its last day when `last`."""
+    hit = _PARTIAL.match(value) if isinstance(value, str) else None
+    if hit is None:
+        return None
+    year = int(hit.group(1))
+    if hit.group(2) is None:
+        return date(year, 12, 31) if last else date(year, 1, 1)
+    month = int(hit.group(2))
+    if not 1 <= month <= 12:
+        return None
+    return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
 
 
 def _codes(concept: Any) -> tuple[Code, ...]:
@@ -120,9 +144,21 @@ def _observation_relevant(resource: dict[str, Any]) -> bool:
     return any(isinstance(c, dict) and c.get("code") in OBSERVATION_LOINCS for c in codings)
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A resource the engine uses: its ref, its JSON and its validated model (None when
+    it failed validation; only medication records are kept then, read for their drug)."""
+
+    ref: str
+    kind: str
+    raw: dict[str, Any]
+    model: Any
+    problem: str | None = None
+
+
 @dataclass(slots=True)
 class _Parsed:
-    models: list[tuple[str, Any]] = field(default_factory=list)  # (ref, model)
+    items: list[_Item] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     index: _Index = field(default_factory=_Index)
     stu3_upgraded: int = 0
@@ -153,14 +189,39 @@ def _validate(raw_resources: Sequence[RawResource]) -> _Parsed:
         try:
             model = get_fhir_model_class(kind).model_validate(resource)
         except ValidationError as error:
-            parsed.warnings.append(f"{ref}: {_error_summary(error)}; skipped")
+            if kind in MEDICATION_KINDS:
+                # Read as far as is safe: the engine still learns which drug it names,
+                # and says what it could not read.
+                parsed.items.append(_Item(ref, kind, resource, None, _error_summary(error)))
+            else:
+                parsed.warnings.append(f"{ref}: {_error_summary(error)}; skipped")
             continue
-        parsed.models.append((ref, model))
+        parsed.items.append(_Item(ref, kind, resource, model))
     if parsed.stu3_upgraded:
         parsed.warnings.append(
             f"read {parsed.stu3_upgraded} FHIR STU3 resources by upgrading them to R4"
         )
     return parsed
+
+
+class _Dates:
+    """Reads the dates of one resource, noting the partial ones for its warning."""
+
+    def __init__(self) -> None:
+        self.partial: list[str] = []
+
+    def read(self, name: str, value: Any, *, last: bool = False) -> date | None:
+        day = _day(value)
+        if day is None and value is not None:
+            day = _partial(value, last=last)
+            if day is not None:
+                self.partial.append(f"{name} '{value}'")
+        return day
+
+    def warning(self, ref: str) -> str | None:
+        if not self.partial:
+            return None
+        return f"{ref}: partial date {', '.join(self.partial)} (estimated)"
 
 
 class _Builder:
@@ -169,23 +230,29 @@ class _Builder:
     def __init__(self, parsed: _Parsed) -> None:
         self.index = parsed.index
         self.warnings = parsed.warnings
-        self.medications: dict[str, Any] = {
-            ref: model for ref, model in parsed.models if model.get_resource_type() == "Medication"
+        self.medications: dict[str, dict[str, Any]] = {
+            item.ref: item.raw for item in parsed.items if item.kind == "Medication"
         }
 
-    def subject(self, model: Any) -> str | None:
+    def _note(self, ref: str, dates: _Dates) -> None:
+        warning = dates.warning(ref)
+        if warning:
+            self.warnings.append(warning)
+
+    def subject(self, raw: dict[str, Any]) -> str | None:
         for name in ("subject", "patient"):
-            reference = getattr(model, name, None)
-            if reference is not None and reference.reference:
-                return self.index.resolve(reference.reference)
+            reference = raw.get(name)
+            if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+                return self.index.resolve(reference["reference"])
         return None
 
     def patient(self, ref: str, model: Any) -> PatientFact:
-        birth = _day(model.birthDate)
-        if model.birthDate is not None and birth is None:
-            self.warnings.append(f"{ref}: birthDate is not a full date; age unknown")
+        dates = _Dates()
+        birth = dates.read("birthDate", model.birthDate)
+        latest = _partial(model.birthDate, last=True) if dates.partial else None
+        self._note(ref, dates)
         deceased = bool(model.deceasedBoolean) or model.deceasedDateTime is not None
-        return PatientFact(ref=ref, birth_date=birth, deceased=deceased)
+        return PatientFact(ref=ref, birth_date=birth, deceased=deceased, birth_latest=latest)
 
     def condition(self, ref: str, model: Any) -> ConditionFact:
         codes = list(_codes(model.code))
@@ -196,9 +263,15 @@ class _Builder:
         for stage in model.stage or []:
             stage_codes.extend(_codes(stage.summary))
             stage_texts.extend(_concept_texts(stage.summary))
-        onset = _day(model.onsetDateTime)
+        dates = _Dates()
+        onset = dates.read("onsetDateTime", model.onsetDateTime)
+        onset_partial = bool(dates.partial)
         if onset is None and model.onsetPeriod is not None:
-            onset = _day(model.onsetPeriod.start)
+            onset = dates.read("onsetPeriod.start", model.onsetPeriod.start)
+            onset_partial = bool(dates.partial)
+        before = len(dates.partial)
+        recorded = dates.read("recordedDate", model.recordedDate)
+        self._note(ref, dates)
         body_sites = [c for site in model.bodySite or [] for c in _codes(site)]
         return ConditionFact(
             ref=ref,
@@ -207,103 +280,92 @@ class _Builder:
             clinical_status=_status_code(model.clinicalStatus),
             verification_status=_status_code(model.verificationStatus),
             onset=onset,
-            recorded=_day(model.recordedDate),
+            recorded=recorded,
             stage_codes=tuple(stage_codes),
             stage_text="; ".join(stage_texts) or None,
             body_site_codes=tuple(body_sites),
+            notes=tuple(n.text for n in model.note or [] if n.text),
+            onset_estimated=onset_partial,
+            recorded_estimated=len(dates.partial) > before,
         )
 
-    def _drug(self, ref: str, model: Any) -> tuple[tuple[Code, ...], tuple[str, ...]]:
-        concept = model.medicationCodeableConcept
-        if concept is not None:
-            return _codes(concept), _concept_texts(concept)
-        reference = model.medicationReference
-        if reference is None:
-            return (), ()
-        target = reference.reference or ""
-        medication = None
-        if target.startswith("#"):
-            medication = next(
-                (c for c in model.contained or [] if getattr(c, "id", None) == target[1:]), None
-            )
-        elif target:
-            medication = self.medications.get(self.index.resolve(target) or "")
-        if medication is None:
-            if reference.display:
-                return (), (reference.display,)
-            self.warnings.append(f"{ref}: medicationReference not found in the record; skipped")
-            return (), ()
-        texts = _concept_texts(medication.code) + (
-            (reference.display,) if reference.display else ()
-        )
-        return _codes(medication.code), texts
+    def _resolve_medication(self, reference: str) -> dict[str, Any] | None:
+        return self.medications.get(self.index.resolve(reference) or "")
 
-    def medication(self, ref: str, kind: MedicationKind, model: Any) -> MedicationFact:
-        codes, texts = self._drug(ref, model)
-        start: date | None = None
-        end: date | None = None
-        problem: str | None = None
-        open_ended = False
+    def _when(self, kind: MedicationKind, raw: dict[str, Any], dates: _Dates) -> _Span:
+        """§1 dates of an exposure, from the JSON of a validated resource."""
         if kind == "MedicationRequest":
-            validity = model.dispenseRequest.validityPeriod if model.dispenseRequest else None
-            if validity is not None and validity.start is not None:
-                start, end = _day(validity.start), _day(validity.end) or _day(validity.start)
-                problem = (
-                    None if start else "dispenseRequest.validityPeriod.start is not a full date"
-                )
-            elif model.authoredOn is not None:
-                start = end = _day(model.authoredOn)
-                problem = None if start else "authoredOn is not a full date"
-        else:
-            period = model.effectivePeriod
-            if model.effectiveDateTime is not None:
-                start = end = _day(model.effectiveDateTime)
-                problem = None if start else "effectiveDateTime is not a full date"
-            elif period is not None:
-                start = _day(period.start)
-                end = _day(period.end) or start
-                if start is None:
-                    problem = (
-                        "effectivePeriod.start is not a full date"
-                        if period.start is not None
-                        else "effectivePeriod has no start"
-                    )
-                elif period.end is not None and _day(period.end) is None:
-                    problem, start, end = "effectivePeriod.end is not a full date", None, None
-                open_ended = kind == "MedicationStatement" and period.end is None
+            validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
+            if validity.get("start") is not None:
+                return _span(dates, "dispenseRequest.validityPeriod", validity)
+            if raw.get("authoredOn") is not None:
+                day = dates.read("authoredOn", _model_day(raw["authoredOn"]))
+                return _Span(day, day, problem=None if day else "authoredOn is not a date")
+            return _Span(None, None, problem=None)
+        if raw.get("effectiveDateTime") is not None:
+            day = dates.read("effectiveDateTime", _model_day(raw["effectiveDateTime"]))
+            return _Span(day, day, problem=None if day else "effectiveDateTime is not a date")
+        period = raw.get("effectivePeriod")
+        if isinstance(period, dict):
+            span = _span(dates, "effectivePeriod", period)
+            return _Span(
+                span.start,
+                span.end,
+                problem=span.problem,
+                end_partial=span.end_partial,
+                open_ended=kind == "MedicationStatement" and period.get("end") is None,
+            )
+        return _Span(None, None, problem=None)
+
+    def medication(self, item: _Item) -> MedicationFact:
+        kind: MedicationKind = item.kind  # type: ignore[assignment]
+        ref, raw = item.ref, item.raw
+        drug = drug_of(raw, self._resolve_medication)
+        dates = _Dates()
+        unread = _Span(None, None, problem=None)
+        span = unread if item.model is None else self._when(kind, raw, dates)
+        self._note(ref, dates)
+        start, end = span.start, span.end
         if start is not None and end is not None and end < start:
             self.warnings.append(f"{ref}: period ends before it starts; read as its start day")
             end = start
-        reasons = [r.reference for r in (model.reasonReference or []) if r.reference]
-        reason_codes = [c for concept in model.reasonCode or [] for c in _codes(concept)]
-        status = model.status.lower() if isinstance(model.status, str) else None
+        reasons = [
+            r["reference"]
+            for r in raw.get("reasonReference") or []
+            if isinstance(r, dict) and isinstance(r.get("reference"), str)
+        ]
+        reason_codes = [c for concept in raw.get("reasonCode") or [] for c in codes_of(concept)[0]]
+        status = raw["status"].lower() if isinstance(raw.get("status"), str) else None
+        intent = raw.get("intent") if isinstance(raw.get("intent"), str) else None
         return MedicationFact(
             ref=ref,
             kind=kind,
             status=status,
-            codes=codes,
-            texts=texts,
+            codes=drug.codes,
+            texts=drug.texts,
             start=start,
             end=end,
-            intent=getattr(model, "intent", None),
-            do_not_perform=bool(getattr(model, "doNotPerform", False)),
-            open_ended=open_ended and status == "active",
+            intent=intent,
+            do_not_perform=raw.get("doNotPerform") is True,
+            open_ended=span.open_ended and status == "active",
             reason_refs=tuple(self.index.resolve(r) or r for r in reasons),
             reason_codes=tuple(reason_codes),
-            date_problem=problem if start is None else None,
+            date_problem=item.problem or (span.problem if start is None else None),
+            estimated=bool(dates.partial),
+            end_partial=span.end_partial,
+            missing_reference=drug.missing_reference,
+            unreadable=item.model is None,
         )
 
     def observation(self, ref: str, model: Any) -> ObservationFact:
-        effective = _day(model.effectiveDateTime) or _day(model.effectiveInstant)
+        dates = _Dates()
+        effective = dates.read("effectiveDateTime", model.effectiveDateTime) or _day(
+            model.effectiveInstant
+        )
         if effective is None and model.effectivePeriod is not None:
-            effective = _day(model.effectivePeriod.start)
-        number: float | None = None
-        unit: str | None = None
-        if model.valueQuantity is not None and model.valueQuantity.value is not None:
-            number = float(model.valueQuantity.value)
-            unit = model.valueQuantity.code or model.valueQuantity.unit
-        elif model.valueInteger is not None:
-            number = float(model.valueInteger)
+            effective = dates.read("effectivePeriod.start", model.effectivePeriod.start)
+        self._note(ref, dates)
+        number, unit = _quantity(model)
         high: float | None = None
         high_unit: str | None = None
         for reference_range in model.referenceRange or []:
@@ -311,6 +373,7 @@ class _Builder:
                 high = float(reference_range.high.value)
                 high_unit = reference_range.high.code or reference_range.high.unit
                 break
+        components = tuple(Component(_codes(c.code), *_quantity(c)) for c in model.component or [])
         return ObservationFact(
             ref=ref,
             codes=_codes(model.code),
@@ -321,7 +384,54 @@ class _Builder:
             value_codes=_codes(model.valueCodeableConcept),
             reference_high=high,
             reference_high_unit=high_unit,
+            components=components,
+            effective_estimated=bool(dates.partial),
         )
+
+
+def _quantity(model: Any) -> tuple[float | None, str | None]:
+    """The numeric value of an Observation or a component, with its unit."""
+    quantity = model.valueQuantity
+    if quantity is not None and quantity.value is not None:
+        return float(quantity.value), quantity.code or quantity.unit
+    if getattr(model, "valueInteger", None) is not None:
+        return float(model.valueInteger), None
+    return None, None
+
+
+def _model_day(value: Any) -> Any:
+    """A JSON date string as the models read it: full dates become `date`s."""
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: date | None
+    end: date | None
+    problem: str | None
+    end_partial: bool = False
+    open_ended: bool = False
+
+
+def _span(dates: _Dates, name: str, period: dict[str, Any]) -> _Span:
+    """A Period's days: start, end (else the start day), partial ones read by §1."""
+    raw_start, raw_end = period.get("start"), period.get("end")
+    start = dates.read(f"{name}.start", _model_day(raw_start))
+    if start is None:
+        problem = f"{name}.start is not a date" if raw_start is not None else f"{name} has no start"
+        return _Span(None, None, problem=problem)
+    if raw_end is None:
+        return _Span(start, start, problem=None)
+    before = len(dates.partial)
+    end = dates.read(f"{name}.end", _model_day(raw_end), last=True)
+    if end is None:
+        return _Span(None, None, problem=f"{name}.end is not a date")
+    return _Span(start, end, problem=None, end_partial=len(dates.partial) > before)
 
 
 @dataclass(slots=True)
@@ -331,51 +441,86 @@ class _Patient:
     medications: list[MedicationFact] = field(default_factory=list)
     observations: list[ObservationFact] = field(default_factory=list)
 
+    def add(self, builder: _Builder, item: _Item) -> None:
+        if item.kind == "Condition":
+            self.conditions.append(builder.condition(item.ref, item.model))
+        elif item.kind == "Observation":
+            self.observations.append(builder.observation(item.ref, item.model))
+        else:
+            self.medications.append(builder.medication(item))
+
+    def record(self, warnings: Sequence[str]) -> Record:
+        return Record(
+            patient=self.fact,
+            conditions=tuple(self.conditions),
+            medications=tuple(self.medications),
+            observations=tuple(self.observations),
+            warnings=tuple(warnings),
+        )
+
+
+def _clinical(items: Iterable[_Item]) -> Iterable[_Item]:
+    return (i for i in items if i.kind not in ("Patient", "Medication"))
+
+
+def build_record(
+    raw_resources: Iterable[RawResource], *, patient_id: str, warnings: Sequence[str] = ()
+) -> Record:
+    """The record of `Patient/<patient_id>` alone (CLINICAL_RULES §1, the evaluated patient).
+
+    A Patient resource with another id is never used in its place (the record then has
+    no Patient); a resource whose `subject`/`patient` names another patient is dropped
+    with a warning that does not repeat the other patient's id; one naming no patient
+    belongs to the evaluated patient.
+    """
+    parsed = _validate(list(raw_resources))
+    builder = _Builder(parsed)
+    wanted = f"Patient/{patient_id}"
+    owner = _Patient(None)
+    for item in parsed.items:
+        if item.kind == "Patient" and item.ref == wanted and item.model is not None:
+            owner.fact = builder.patient(item.ref, item.model)
+    for item in _clinical(parsed.items):
+        subject = builder.subject(item.raw)
+        # Only a reference that resolves to another Patient is foreign; one that cannot
+        # be resolved here (a urn:uuid of a bundle the prefetch split) is kept.
+        if subject is not None and subject.startswith("Patient/") and subject != wanted:
+            builder.warnings.append(f"{item.ref}: belongs to another patient; skipped")
+            continue
+        owner.add(builder, item)
+    return owner.record([*warnings, *parsed.warnings])
+
 
 def build_records(
     raw_resources: Iterable[RawResource], *, warnings: Sequence[str] = ()
 ) -> list[Record]:
     """One `Record` per Patient in the resources (one record with no Patient if none).
 
-    With a single Patient every clinical resource belongs to it; with several, each goes
-    to the Patient its `subject`/`patient` reference names.
+    For an input that is a population (several Patients, none chosen): each clinical
+    resource goes to the Patient its `subject`/`patient` names; with a single Patient,
+    `build_record` rules apply (resources naming another patient are dropped).
     """
-    parsed = _validate(list(raw_resources))
+    resources = list(raw_resources)
+    parsed = _validate(resources)
+    patients = [i for i in parsed.items if i.kind == "Patient" and i.model is not None]
+    if len(patients) == 1:
+        ident = patients[0].ref.partition("/")[2]
+        return [build_record(resources, patient_id=ident, warnings=warnings)]
     builder = _Builder(parsed)
-    patients: dict[str, _Patient] = {}
-    for ref, model in parsed.models:
-        if model.get_resource_type() == "Patient":
-            patients.setdefault(ref, _Patient(builder.patient(ref, model)))
-    single = next(iter(patients.values())) if len(patients) == 1 else None
+    groups: dict[str, _Patient] = {}
+    for item in patients:
+        groups.setdefault(item.ref, _Patient(builder.patient(item.ref, item.model)))
     loose = _Patient(None)
     orphans: dict[str, int] = defaultdict(int)
-    for ref, model in parsed.models:
-        kind = model.get_resource_type()
-        if kind in ("Patient", "Medication"):
-            continue
-        owner = single or (loose if not patients else patients.get(builder.subject(model) or ""))
+    for item in _clinical(parsed.items):
+        owner = loose if not groups else groups.get(builder.subject(item.raw) or "")
         if owner is None:
-            orphans[kind] += 1
+            orphans[item.kind] += 1
             continue
-        if kind == "Condition":
-            owner.conditions.append(builder.condition(ref, model))
-        elif kind == "Observation":
-            owner.observations.append(builder.observation(ref, model))
-        else:
-            owner.medications.append(builder.medication(ref, kind, model))
+        owner.add(builder, item)
     shared = [*warnings, *parsed.warnings]
     shared.extend(
         f"{count} {kind} resources name no Patient of the input; skipped"
         for kind, count in sorted(orphans.items())
     )
-    groups = list(patients.values()) or [loose]
-    return [
-        Record(
-            patient=group.fact,
-            conditions=tuple(group.conditions),
-            medications=tuple(group.medications),
-            observations=tuple(group.observations),
-            warnings=tuple(shared),
-        )
-        for group in groups
-    ]
+    return [group.record(shared) for group in (list(groups.values()) or [loose])]

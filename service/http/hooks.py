@@ -17,7 +17,7 @@ from service import hooks
 from service.engine.record import Record
 from service.errors import InputError, PrefetchUnavailable
 from service.feedback import parse_feedback
-from service.fhir import build_records
+from service.fhir import build_record
 from service.fhir.client import FhirClient, gather
 from service.http.auth import verify_bearer
 from service.http.log import log_call
@@ -125,8 +125,9 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
             g.fhir_requests = client.requests_made
         if session is not None:
             session.close()
-    records = build_records(gathered.resources, warnings=gathered.warnings)
-    return hooks.choose_record(records, hook_request.patient_id)
+    return build_record(
+        gathered.resources, patient_id=hook_request.patient_id, warnings=gathered.warnings
+    )
 
 
 @blueprint.post("/cds-services/<service_id>")

@@ -36,6 +36,8 @@ def test_late_sensitive_relapse_after_chemo_io_shows_every_second_line_option() 
         ("tarlatamab", "consider"),
         ("amrubicin", "consider"),
         ("nab-paclitaxel-anlotinib", "consider"),
+        ("anlotinib", "consider"),
+        ("taxane", "consider"),
         ("palliative-radiotherapy", "consider"),
         ("clinical-trial", "consider"),
     ]
@@ -59,7 +61,8 @@ def test_resistant_relapse_has_no_rechallenge() -> None:
     assert "topotecan" in [o.id for o in result.options]
 
 
-def test_limited_stage_hides_tarlatamab() -> None:
+def test_limited_stage_at_diagnosis_only_keeps_tarlatamab_with_a_note() -> None:
+    """v2 §9: limited at diagnosis, never restaged: shown, with the stage note."""
     conditions = (sclc("2024-12-20", stage="Limited stage"),)
     result = evaluate(
         record(
@@ -67,6 +70,20 @@ def test_limited_stage_hides_tarlatamab() -> None:
         ),
         today=TODAY,
     )
+    assert "tarlatamab" in [o.id for o in result.options]
+    (note,) = result.notes_for("tarlatamab")
+    assert note.startswith("indicated for extensive-stage disease; limited stage recorded at")
+
+
+def test_limited_stage_staged_at_relapse_hides_tarlatamab() -> None:
+    """v2 §2/§9: a recurrence staged limited on the progression day (Oct 15) hides it."""
+    conditions = (
+        sclc("2024-12-20", stage="Extensive stage"),
+        sclc("2025-10-15", stage="Limited stage", status="recurrence", ref="Condition/c2"),
+    )
+    result = evaluate(record(*chemo_io_first_line(), conditions=conditions), today=TODAY)
+    assert result.diagnosis.stage == "limited"
+    assert result.diagnosis.staged_at_relapse
     assert "tarlatamab" not in [o.id for o in result.options]
 
 
@@ -103,13 +120,13 @@ def criteria_of(result):
 
 def test_third_line_patient_with_good_labs_is_eligible() -> None:
     labs = (
-        lab("89247-1", "2025-09-10", 1),
-        lab("751-8", "2025-09-10", 2.1, "10*9/L"),
-        lab("777-3", "2025-09-10", 180, "10*3/uL"),
-        lab("718-7", "2025-09-10", 11.2, "g/dL"),  # 112 g/L
-        lab("2160-0", "2025-09-10", 1.0, "mg/dL", high=1.2),  # <= 1.8
-        lab("33914-3", "2025-09-10", 75, "mL/min/{1.73_m2}"),
-        lab("6301-6", "2025-09-10", 1.1, "{INR}"),
+        lab("89247-1", "2025-11-10", 1),
+        lab("751-8", "2025-11-10", 2.1, "10*9/L"),
+        lab("777-3", "2025-11-10", 180, "10*3/uL"),
+        lab("718-7", "2025-11-10", 11.2, "g/dL"),  # 112 g/L
+        lab("2160-0", "2025-11-10", 1.0, "mg/dL", high=1.2),  # <= 1.8
+        lab("33914-3", "2025-11-10", 75, "mL/min/{1.73_m2}"),
+        lab("6301-6", "2025-11-10", 1.1, "{INR}"),
     )
     verdict, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
     assert criteria["2+ prior lines, progressed after the latest"] == "met"
@@ -124,14 +141,14 @@ def test_missing_labs_make_the_patient_possibly_eligible() -> None:
 
 
 def test_ecog_2_or_low_haemoglobin_makes_the_patient_ineligible() -> None:
-    labs = (lab("89247-1", "2025-09-10", 2), lab("718-7", "2025-09-10", 85, "g/L"))
+    labs = (lab("89247-1", "2025-11-10", 2), lab("718-7", "2025-11-10", 85, "g/L"))
     verdict, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
     assert (criteria["ECOG 0-1"], criteria["hemoglobin >= 90 g/L"]) == ("not-met", "not-met")
     assert verdict == "ineligible"
 
 
 def test_most_recent_ecog_wins() -> None:
-    labs = (lab("89247-1", "2025-08-01", 3), lab("89247-1", "2025-09-10", 0))
+    labs = (lab("89247-1", "2025-11-01", 3), lab("89247-1", "2025-11-10", 0))
     _, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
     assert criteria["ECOG 0-1"] == "met"
 

@@ -121,15 +121,19 @@ def test_invalid_resource_is_skipped_with_a_warning_naming_it() -> None:
     assert not any("not-a-date" in w for w in result.warnings)  # values are not echoed
 
 
-def test_partial_date_exposure_is_skipped_with_a_warning() -> None:
+def test_partial_date_exposure_is_read_as_the_first_day_with_a_warning() -> None:
+    """CLINICAL_RULES v2 §1: "2025-03" as a single day is 2025-03-01, estimated, named."""
     partial = statement(
         "ms2", {"medicationCodeableConcept": {"text": "carboplatin"}}, day="2025-03"
     )
     result = evaluate_doc(collection(PATIENT, SCLC, partial))
-    assert result.lines == ()
+    assert [(line.start, line.end) for line in result.lines] == [
+        (date(2025, 3, 1), date(2025, 3, 1))
+    ]
     assert result.warnings == (
-        "MedicationStatement/ms2: effectiveDateTime is not a full date; skipped",
+        "MedicationStatement/ms2: partial date effectiveDateTime '2025-03' (estimated)",
     )
+    assert result.platinum is not None and result.platinum.estimated
 
 
 def test_unknown_anticancer_looking_drug_is_reported() -> None:

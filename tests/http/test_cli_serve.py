@@ -28,7 +28,12 @@ def evaluate(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return dict(json.loads(capsys.readouterr().out))
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+# The CLI reads this file whole, with a record of another patient in it (dropped with a
+# warning); a client's prefetch, searched by patient, never carries that record.
+OTHER_PATIENTS_IN_FILE = {"other-patient-records"}
+
+
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - OTHER_PATIENTS_IN_FILE))
 def test_evaluate_cards_are_the_patient_view_cards(
     client: CheckedClient, capsys: pytest.CaptureFixture[str], scenario: str
 ) -> None:

@@ -130,6 +130,23 @@ def test_only_missing_prefetch_keys_are_fetched(client: CheckedClient) -> None:
     assert asked == SEARCHED - {"Condition"}
 
 
+def test_a_prefetched_patient_of_another_id_is_read_from_the_server(
+    client: CheckedClient, prefetch_cards: list[dict[str, Any]]
+) -> None:
+    """CLINICAL_RULES §1: the `patient` prefetch names someone else, so it is unusable and
+    the Patient of context.patientId is read from the server; the cards are that patient's."""
+    prefetch = prefetch_for(fixture_bundle())
+    prefetch["patient"] = {**patient_of(fixture_bundle("nsclc")), "id": "someone-else"}
+    with FhirServer(fixture_bundle()) as server:
+        response = client.post(
+            PATIENT_VIEW, json=fetching_request(server.base_url, prefetch=prefetch)
+        )
+    assert response.status_code == 200
+    assert response.json["cards"] == prefetch_cards
+    asked = {s.path.removeprefix("/fhir/").split("/")[0] for s in server.seen}
+    assert asked == {"Patient"}
+
+
 def test_an_operation_outcome_in_prefetch_counts_as_missing(client: CheckedClient) -> None:
     """The client's prefetch error for a key makes the service query that key itself."""
     prefetch = prefetch_for(fixture_bundle())

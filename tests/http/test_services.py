@@ -88,33 +88,55 @@ def test_same_cards_whichever_key_holds_a_resource(client: CheckedClient) -> Non
 
 
 def test_the_record_of_context_patient_id_is_chosen(client: CheckedClient) -> None:
-    """With two patients in the data, the one named by context.patientId is evaluated."""
+    """With two patients in the data, only the one named by context.patientId is evaluated;
+    the other's resources are dropped with a warning that does not name that patient."""
     relapse, nsclc = fixture_bundle(), fixture_bundle("nsclc")
     both = {
         key: {"resourceType": "Bundle", "type": "searchset", "entry": []}
         for key in prefetch_for(relapse)
     }
-    both["patient"] = {
+    both["patient"] = patient_of(relapse)
+    both["conditions"] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "entry": [e for e in relapse["entry"] + nsclc["entry"]],
+        "entry": [
+            e
+            for e in relapse["entry"] + nsclc["entry"]
+            if e["resource"]["resourceType"] != "Patient"
+        ],
     }
-    request = hook_request(bundle=relapse, prefetch=both)
-    assert cards(client, PATIENT_VIEW, request) == cards(client, PATIENT_VIEW, hook_request())
-    request["context"]["patientId"] = patient_of(nsclc)["id"]
-    assert cards(client, PATIENT_VIEW, request) == []
+    request = hook_request(
+        bundle=relapse, prefetch={**prefetch_for(relapse), "conditions": both["conditions"]}
+    )
+    found = cards(client, PATIENT_VIEW, request)
+    plain = cards(client, PATIENT_VIEW, hook_request())
+    assert [c["summary"] for c in found[1:]] == [c["summary"] for c in plain[1:]]
+    assert "belongs to another patient" in found[0]["detail"]
+    assert patient_of(nsclc)["id"] not in found[0]["detail"]
 
 
-def test_several_patients_and_none_in_context_is_a_bad_request(client: CheckedClient) -> None:
-    """Data about other patients only: 400 rather than cards about someone else."""
+def test_a_prefetched_patient_that_is_not_context_patient_id_is_never_evaluated(
+    client: CheckedClient,
+) -> None:
+    """CLINICAL_RULES §1: another Patient in the `patient` prefetch makes that key missing:
+    without a fhirServer the answer is 412, not cards about someone else."""
+    request = hook_request()
+    request["context"]["patientId"] = "someone-else"
+    response = client.post(PATIENT_VIEW, json=request)
+    assert response.status_code == 412
+    assert "prefetch 'patient'" in response.json["issue"][0]["diagnostics"]
+
+
+def test_data_about_other_patients_only_gives_no_cards(client: CheckedClient) -> None:
+    """Data about other patients only: nothing of theirs is evaluated for this patient."""
     merged: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": []}
     for name in ("nsclc", "refractory"):
         merged["entry"] += fixture_bundle(name)["entry"]
     prefetch: dict[str, Any] = dict.fromkeys(prefetch_for(fixture_bundle()))
     prefetch["conditions"] = merged
     response = client.post(PATIENT_VIEW, json=hook_request(prefetch=prefetch))
-    assert response.status_code == 400
-    assert "context.patientId" in response.json["issue"][0]["diagnostics"]
+    assert response.status_code == 200
+    assert response.json["cards"] == []
 
 
 # --- drafted orders ------------------------------------------------------------------
