@@ -1,8 +1,9 @@
 # The CDS Hooks service under gunicorn, with the knowledge base and the fixtures inside.
 #   docker build -t sclc-relapse-cds .      (here: make image, which uses podman)
 #   docker run -p 8080:8080 -v sclc-feedback:/data sclc-relapse-cds
-# Two stages: the build stage installs the project into a virtual environment; the
-# runtime stage copies only that environment and the fixtures, and runs as a non-root user.
+# Two stages: the build stage installs the project into a virtual environment, every
+# dependency at the version constraints.txt pins (`make lock`); the runtime stage copies
+# only that environment and the fixtures, and runs as a non-root user.
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
@@ -13,12 +14,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY service ./service
 COPY cards ./cards
 RUN if [ -n "$PIP_CERT" ]; then export PIP_CERT; else unset PIP_CERT; fi \
     && python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
+        -c /src/constraints.txt /src \
     && /opt/venv/bin/python -c "import service, cards; from service.knowledge import load_knowledge; load_knowledge()"
 
 FROM ${BASE}
@@ -36,12 +38,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SCLC_CDS_FEEDBACK_DB=/data/feedback.sqlite3 \
     SCLC_CDS_FIXTURES_DIR=/app/fhir_fixtures \
-    GUNICORN_CMD_ARGS="--bind=0.0.0.0:8080 --worker-class=gthread --workers=2 --threads=4"
+    SCLC_CDS_HOST=0.0.0.0 \
+    SCLC_CDS_PORT=8080
 VOLUME /data
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 
-# The app writes one JSON line per call to stderr; gunicorn's access log stays off.
-CMD ["gunicorn", "service:create_app()"]
+# `sclc-cds serve` runs gunicorn with the one configuration of service/http/server.py
+# (the same as `make run`); the app writes one JSON line per call to stderr.
+CMD ["sclc-cds", "serve"]

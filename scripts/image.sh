@@ -71,7 +71,7 @@ mount --bind "$scratch/data" "$root/data"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 
-overrides=("GUNICORN_CMD_ARGS=--bind=127.0.0.1:$PORT --worker-class=gthread --workers=2 --threads=4")
+overrides=("SCLC_CDS_HOST=127.0.0.1" "SCLC_CDS_PORT=$PORT")
 log "starting ${cmd[*]} as $user in $workdir (port $PORT)"
 chroot --userspec="$uid:$gid" "$root" /usr/bin/env -i "${env[@]}" "${overrides[@]}" \
     HOME="$workdir" /bin/sh -c 'cd "$HOME" && exec "$@"' sh "${cmd[@]}" \

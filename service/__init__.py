@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,8 @@ from service.http import demo_blueprint, fhir_blueprint, hooks_blueprint, meta_b
 from service.http.errors import register_error_handlers
 from service.http.fhir import STORE_KEY
 from service.http.log import configure_logging
-from service.http.settings import DEFAULTS, ENV_PREFIX, Settings
 from service.http.state import AppState, install
+from service.settings import DEFAULTS, Settings, load_config
 
 __all__ = ["DEFAULTS", "create_app"]
 
@@ -48,10 +49,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, static_folder=None)
     app.json = _JsonProvider(app)
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env(ENV_PREFIX)
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+    # The one reading of the settings (service.settings), shared with the CLI.
+    app.config.from_mapping(load_config(os.environ, test_config))
     settings = Settings.from_config(app.config, instance_path=app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install(app, AppState(settings=settings, feedback=FeedbackStore(settings.feedback_db)))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, Literal
 
+from service import wire
 from service.engine.model import Evaluation, Line, Platinum
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Citation, Knowledge, Option, Trial, load_knowledge
@@ -71,7 +72,7 @@ def escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
-def _day(value: date | None) -> str:
+def _shown_day(value: date | None) -> str:
     return value.isoformat() if value else "unknown date"
 
 
@@ -99,18 +100,14 @@ def _citations(knowledge: Knowledge) -> dict[str, Citation]:
     return found
 
 
-def _source(citations: Sequence[Citation]) -> dict[str, Any]:
+def _source(citations: Sequence[Citation]) -> wire.Source:
     first = citations[0]
     label = (
         first.label
         if len(citations) == 1
         else "; ".join(dict.fromkeys(c.label.split(" (")[0] for c in citations))
     )
-    source: dict[str, Any] = {"label": label}
-    url = next((c.url for c in citations if c.url), None)
-    if url:
-        source["url"] = url
-    return source
+    return wire.Source(label=label, url=next((c.url for c in citations if c.url), None))
 
 
 def _bullets(title: str, items: Iterable[str]) -> str:
@@ -155,23 +152,25 @@ class _CardMaker:
         indicator: Indicator,
         citations: Sequence[Citation],
         override: bool = False,
-        links: Sequence[dict[str, str]] = (),
+        links: Sequence[wire.Link] = (),
     ) -> dict[str, Any]:
-        card: dict[str, Any] = {
-            "uuid": str(uuid.uuid5(_NAMESPACE, f"{self.fingerprint}|{key}")),
-            "summary": _shorten(summary),
-            "detail": f"{detail}\n\n{_sources_section(citations)}\n\n{DISCLAIMER}",
-            "indicator": indicator,
-            "source": _source(citations),
-        }
-        if override:
-            card["overrideReasons"] = [
-                {"system": OVERRIDE_SYSTEM, "code": code, "display": display}
-                for code, display in OVERRIDE_REASONS
-            ]
-        if links:
-            card["links"] = list(links)
-        return card
+        """A card built (and so checked) by the wire model, as JSON."""
+        return wire.Card(
+            uuid=str(uuid.uuid5(_NAMESPACE, f"{self.fingerprint}|{key}")),
+            summary=_shorten(summary),
+            detail=f"{detail}\n\n{_sources_section(citations)}\n\n{DISCLAIMER}",
+            indicator=indicator,
+            source=_source(citations),
+            overrideReasons=(
+                [
+                    wire.Coding(system=OVERRIDE_SYSTEM, code=code, display=display)
+                    for code, display in OVERRIDE_REASONS
+                ]
+                if override
+                else None
+            ),
+            links=list(links) or None,
+        ).dump()
 
     def documents(self, *names: str) -> list[Citation]:
         return [self.citations[n] for n in names if n in self.citations]
@@ -274,11 +273,9 @@ class _CardMaker:
             indicator="info",
             citations=trial.citations,
             links=[
-                {
-                    "label": f"{trial.nct_id} on ClinicalTrials.gov",
-                    "url": trial.url,
-                    "type": "absolute",
-                }
+                wire.Link(
+                    label=f"{trial.nct_id} on ClinicalTrials.gov", url=trial.url, type="absolute"
+                )
             ],
         )
 
@@ -361,7 +358,7 @@ class _CardMaker:
             return "no therapy recorded"
         if latest.ongoing:
             return f"line {latest.number} ongoing"
-        return f"line {latest.number} ended {_day(latest.end)}"
+        return f"line {latest.number} ended {_shown_day(latest.end)}"
 
     def _interval_short(self, platinum: Platinum) -> str:
         """The headline's interval: both definitions where they differ (§7)."""
@@ -391,7 +388,7 @@ class _CardMaker:
             p = e.progression
             if p and p.date and p.proxy:
                 when = (
-                    f"estimated from the start of line {latest.number} on {_day(p.date)} "
+                    f"estimated from the start of line {latest.number} on {_shown_day(p.date)} "
                     "(no dated progression is recorded)"
                 )
                 after = f"line {latest.number - 1}" if latest.number > 1 else "the first line"
@@ -401,7 +398,7 @@ class _CardMaker:
                 )
             if p and p.date:
                 est = " (estimated from a partial date)" if p.estimated else ""
-                when = f"on {_day(p.date)}{est}"
+                when = f"on {_shown_day(p.date)}{est}"
             else:
                 when = "recorded without a usable date"
             return (
@@ -413,11 +410,11 @@ class _CardMaker:
             return "the record says the patient has died; no options are shown."
         if latest.ongoing:
             return (
-                f"line {latest.number} is ongoing (started {_day(latest.start)}, last dose "
-                f"{_day(latest.end)}); no progression after its start is recorded."
+                f"line {latest.number} is ongoing (started {_shown_day(latest.start)}, last dose "
+                f"{_shown_day(latest.end)}); no progression after its start is recorded."
             )
         return (
-            f"line {latest.number} ended on {_day(latest.end)}; no progression after its "
+            f"line {latest.number} ended on {_shown_day(latest.end)}; no progression after its "
             "start is recorded, so no relapse options are shown."
         )
 
@@ -425,18 +422,18 @@ class _CardMaker:
         d = self.evaluation.diagnosis
         text = (
             f"**Diagnosis:** small-cell lung cancer, {d.stage or 'unknown'} stage, "
-            f"diagnosed {_day(d.diagnosed)}"
+            f"diagnosed {_shown_day(d.diagnosed)}"
         )
         if d.stage in ("limited", "extensive") and d.stage_condition:
             when = "staged at relapse" if d.staged_at_relapse else "not restaged at relapse"
-            text += f" ({when}: {escape(d.stage_condition)}, {_day(d.stage_date)})"
+            text += f" ({when}: {escape(d.stage_condition)}, {_shown_day(d.stage_date)})"
         if d.clinical_status:
             text += f"; clinical status {escape(d.clinical_status)}"
         return text + "."
 
     @staticmethod
     def _line_text(line: Line) -> str:
-        text = f"- **Line {line.number}** ({_day(line.start)} to {_day(line.end)}"
+        text = f"- **Line {line.number}** ({_shown_day(line.start)} to {_shown_day(line.end)}"
         text += ", ongoing)" if line.ongoing else ")"
         text += f": {', '.join(line.agents)}"
         if line.maintenance_agents:
@@ -455,17 +452,17 @@ class _CardMaker:
             how = "estimated from a partial date"
         else:
             how = "recorded"
-        return f"**Latest progression:** {_day(p.date)} ({escape(p.source)}; {how})."
+        return f"**Latest progression:** {_shown_day(p.date)} ({escape(p.source)}; {how})."
 
     def _platinum_text(self, platinum: Platinum | None) -> str:
         t = self.thresholds
         if platinum is None:
             return "**Platinum:** no platinum-containing line is recorded."
-        text = f"**Platinum:** last dose {_day(platinum.last_dose)}"
+        text = f"**Platinum:** last dose {_shown_day(platinum.last_dose)}"
         days = platinum.interval_days
         if days is not None:
             on = "progression (estimated) on" if platinum.estimated else "progression on"
-            text += f"; {on} {_day(platinum.progression_date)}: "
+            text += f"; {on} {_shown_day(platinum.progression_date)}: "
             if days <= 0:
                 text += f"{_interval_words(days)}: **refractory**"
             else:
@@ -555,7 +552,7 @@ class _CardMaker:
         p = e.progression
         if p is not None and p.proxy and p.date is not None:
             items.append(
-                f"The progression date {_day(p.date)} is estimated from the start of the "
+                f"The progression date {_shown_day(p.date)} is estimated from the start of the "
                 f"next line ({escape(p.source)}): no dated progression is recorded."
             )
         if e.relapse_undated and p is not None:

@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from service import create_app, synth
-from service.cards import patient_view_cards
-from service.config import thresholds_from_env
-from service.engine import evaluate
 from service.errors import InputError
-from service.fhir import build_record, build_records, load_path
+from service.fhir import load_path
 from service.http.server import serve
+from service.pipeline import assess, assess_each
+from service.settings import Settings
 
 __all__ = ["main"]
 
 EXIT_INPUT = 2
-TODAY_VARIABLE = "SCLC_CDS_TODAY"  # the service's fixed evaluation date, if set
+TODAY_VARIABLE = "SCLC_CDS_TODAY"  # the service's fixed evaluation date (service.settings)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,21 +32,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"{self.prog}: {message}\n")
 
 
-def _day(text: str) -> date:
+def _date_argument(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _default_today() -> date:
-    value = os.environ.get(TODAY_VARIABLE)
-    if not value:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{TODAY_VARIABLE} must be a date (YYYY-MM-DD)") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,15 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--today",
-        type=_day,
+        type=_date_argument,
         default=None,
         help=f"evaluation date (default: ${TODAY_VARIABLE}, else today)",
     )
     run.add_argument("--hook", default="patient-view", choices=["patient-view"])
     run.add_argument("--patient", default=None, help="Patient id, when the input holds several")
     serve = commands.add_parser("serve", help="serve the CDS Hooks service (gunicorn)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (default: $SCLC_CDS_HOST, 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: $SCLC_CDS_PORT, 8080)"
+    )
     fixtures = commands.add_parser("fixtures", help="synthetic SCLC patients for tests")
     kinds = fixtures.add_subparsers(dest="action", required=True, parser_class=_Parser)
     new = kinds.add_parser(
@@ -88,27 +81,29 @@ def _parser() -> argparse.ArgumentParser:
         "--progression",
         action="append",
         default=[],
-        type=_day,
+        type=_date_argument,
         help="date of an mCODE 'worsened' disease status (repeatable)",
     )
     new.add_argument(
         "--relapse",
         action="append",
         default=[],
-        type=_day,
+        type=_date_argument,
         help="onset of an SCLC recurrence Condition (repeatable)",
     )
     new.add_argument("--stage", choices=["extensive", "limited", "unknown"], default="extensive")
     new.add_argument(
-        "--born", type=_day, default=synth.PatientSpec.__dataclass_fields__["born"].default
+        "--born",
+        type=_date_argument,
+        default=synth.PatientSpec.__dataclass_fields__["born"].default,
     )
     new.add_argument(
         "--diagnosed",
-        type=_day,
+        type=_date_argument,
         default=None,
         help="diagnosis date (default: a week before the first dose)",
     )
-    new.add_argument("--deceased", type=_day, default=None)
+    new.add_argument("--deceased", type=_date_argument, default=None)
     new.add_argument("--ecog", type=int, choices=range(6), default=None)
     new.add_argument(
         "--lab",
@@ -160,27 +155,34 @@ def _new_fixture(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> Any:
     resources, warnings = load_path(args.path)
+    settings = Settings.from_env(os.environ)
+    today = args.today or settings.evaluation_date()
     if args.patient is not None:
         # §1: the named patient alone; another Patient is never evaluated in its place.
-        record = build_record(resources, patient_id=args.patient, warnings=warnings)
-        if record.patient is None:
+        found = assess(
+            resources,
+            patient_id=args.patient,
+            today=today,
+            thresholds=settings.thresholds,
+            warnings=warnings,
+        )
+        if found.record.patient is None:
             raise InputError(f"no Patient with id {args.patient!r} in {args.path}")
-        records = [record]
-    else:
-        records = [r for r in build_records(resources, warnings=warnings) if r.patient]
-    if not records:
-        raise InputError(f"no Patient resource in {args.path}")
-    today = args.today or _default_today()
-    thresholds = thresholds_from_env(os.environ)
-    evaluations = [evaluate(r, today=today, thresholds=thresholds) for r in records]
+        return found.to_json()
     # `cards` are exactly what the patient-view service returns for the same record.
-    results = [e.to_json(cards=patient_view_cards(e)) for e in evaluations]
+    results = [
+        a.to_json()
+        for a in assess_each(
+            resources, today=today, thresholds=settings.thresholds, warnings=warnings
+        )
+    ]
     return results[0] if len(results) == 1 else results
 
 
 def _serve(args: argparse.Namespace) -> int:
     app = create_app()  # a bad SCLC_CDS_* setting fails here, before gunicorn starts
-    serve(app, host=args.host, port=args.port)
+    settings = Settings.from_env(os.environ)
+    serve(app, host=args.host or settings.host, port=args.port or settings.port)
     return 0
 
 

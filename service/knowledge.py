@@ -9,16 +9,17 @@ source documents (`../shared/docs/`, by file name).
 
 - `load_knowledge()` reads the shipped files once and validates them; any fault is a
   `KnowledgeError` naming the file and the field.
-- `check_against_documents()` checks the files against the source documents
-  themselves: every quoted figure must occur in the document it cites.
+- `load_knowledge_from(directory)` reads and validates any folder of such files.
+
+This module holds the models and the loader only. That every figure a card quotes
+occurs in the document it cites is checked outside the runtime package, against the
+documents themselves, by `tools.check_knowledge` (`make check-knowledge`).
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -51,11 +52,9 @@ __all__ = [
     "Option",
     "Trial",
     "TrialCriterion",
-    "check_against_documents",
     "engine_criteria",
     "load_knowledge",
     "load_knowledge_from",
-    "normalise",
 ]
 
 # The five source documents (../shared/docs/INDEX.md); a card cites them by file name.
@@ -343,190 +342,3 @@ def _check_engine_trial(trial: Trial, file: str) -> None:
 def load_knowledge() -> Knowledge:
     """The knowledge shipped in the `cards` package, validated (read once)."""
     return load_knowledge_from(resources.files("cards"))
-
-
-# ---------------------------------------------------------------------------------------
-# Checking against the source documents
-
-_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-_SYMBOLS = str.maketrans(
-    {
-        "≥": ">=",
-        "≤": "<=",
-        "×": "x",
-        "–": "-",  # en dash
-        "—": "-",  # em dash
-        "−": "-",  # minus sign
-        "‐": "-",  # hyphen
-        "‑": "-",  # non-breaking hyphen
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "$": None,  # 003_… keeps LaTeX maths delimiters from its PDF conversion
-    }
-)
-_LATEX = (
-    (re.compile(r"\\geq?(?![a-z])"), "≥"),
-    (re.compile(r"\\leq?(?![a-z])"), "≤"),
-    (re.compile(r"\\times(?![a-z])"), "×"),
-)
-_HTML_SUP = re.compile(r"<sup>\s*(.*?)\s*</sup>", re.IGNORECASE)
-_SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-_OPERATOR = re.compile(r"\s*(<=|>=|=|<|>)\s*")
-_DIGIT_X_DIGIT = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
-_DIGIT_DASH_DIGIT = re.compile(r"(?<=\d)\s*-\s*(?=\d)")
-_SPACE = re.compile(r"\s+")
-# A figure: digits with an optional decimal part, not glued to a word ("DLL3", "q21d").
-_FIGURE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
-
-
-def normalise(text: str) -> str:
-    """Text in one spelling for searching: ≥/>=, ×/x, dashes, superscripts, spaces, case."""
-    text = _HTML_SUP.sub(r"^\1", text)
-    text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group().translate(_SUPERSCRIPTS), text)
-    for pattern, symbol in _LATEX:
-        text = pattern.sub(symbol, text)
-    text = unicodedata.normalize("NFKC", text).translate(_SYMBOLS)
-    text = _OPERATOR.sub(r" \1 ", text)
-    text = _DIGIT_X_DIGIT.sub("x", text)
-    text = _DIGIT_DASH_DIGIT.sub("-", text)
-    return _SPACE.sub(" ", text).strip().casefold()
-
-
-def _occurs(needle: str, haystack: str) -> bool:
-    """`needle` in `haystack` (both normalised), never inside a longer number.
-
-    "5%" does not match in "35%", nor "6.0" in "16.05". Letters may touch either side:
-    units follow figures ("1.73m^2", "1.5x10^9") and the trial listing glues words
-    ("Recruiting" to "Phase 2").
-    """
-    if not needle:
-        return False
-    before = r"(?<!\d)(?<!\d\.)" if needle[0].isdigit() else ""
-    after = r"(?!\d)(?!\.\d)" if needle[-1].isdigit() else ""
-    return re.search(before + re.escape(needle) + after, haystack) is not None
-
-
-def _figures(text: str) -> list[str]:
-    return _FIGURE.findall(normalise(text))
-
-
-def _option_texts(option: Option) -> Iterator[tuple[str, str]]:
-    # `when` is left out: it states the product's own thresholds (CLINICAL_RULES §9).
-    yield "title", option.title
-    yield "regimen", option.regimen
-    if option.availability:
-        yield "availability", option.availability
-    if option.population:
-        yield "population", option.population
-    for i, text in enumerate(option.safety):
-        yield f"safety[{i}]", text
-    for i, text in enumerate(option.notes):
-        yield f"notes[{i}]", text
-
-
-def _trial_texts(trial: Trial) -> Iterator[tuple[str, str]]:
-    yield "title", trial.title
-    yield "regimen", trial.regimen
-    yield "primary_endpoint", trial.primary_endpoint
-    for i, criterion in enumerate(trial.criteria):
-        yield f"criteria[{i}].description", criterion.description
-    for i, text in enumerate(trial.not_prescreened):
-        yield f"not_prescreened[{i}]", text
-    for i, text in enumerate(trial.notes):
-        yield f"notes[{i}]", text
-
-
-class _Documents:
-    """The normalised text of each source document, read on first use."""
-
-    def __init__(self, docs_dir: Path) -> None:
-        self._dir = docs_dir
-        self._texts: dict[str, str | None] = {}
-        self.problems: list[str] = []
-
-    def text(self, name: str) -> str | None:
-        if name not in self._texts:
-            path = self._dir / name
-            if path.is_file():
-                self._texts[name] = normalise(path.read_text("utf-8"))
-            else:
-                self._texts[name] = None
-                self.problems.append(f"{name}: not found in {self._dir}")
-        return self._texts[name]
-
-
-def _check_evidence(where: str, evidence: Iterable[Evidence], docs: _Documents) -> list[str]:
-    problems = []
-    for i, item in enumerate(evidence):
-        quoted = [normalise(n) for n in item.numbers]
-        quoted_figures = {f for n in quoted for f in _FIGURE.findall(n)}
-        for figure in _figures(item.text):
-            if figure not in quoted_figures:
-                problems.append(
-                    f"{where}: evidence[{i}] states {figure!r} but does not quote it in numbers"
-                )
-        text = docs.text(item.document)
-        if text is None:
-            continue
-        for number, needle in zip(item.numbers, quoted, strict=True):
-            if not _occurs(needle, text):
-                problems.append(
-                    f"{where}: evidence[{i}] number {number!r} not found in {item.document}"
-                )
-    return problems
-
-
-def _check_texts(
-    where: str, texts: Iterable[tuple[str, str]], cited: Iterable[str], docs: _Documents
-) -> list[str]:
-    sources = [t for t in (docs.text(d) for d in cited) if t is not None]
-    if not sources:
-        return []
-    problems = []
-    for field, text in texts:
-        for figure in _figures(text):
-            if not any(_occurs(figure, source) for source in sources):
-                problems.append(f"{where}: {field} states {figure!r}, found in no cited document")
-    return problems
-
-
-def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
-    """Problems found checking the knowledge against the source documents in `docs_dir`.
-
-    Every quoted number of every evidence bullet must occur in the document the bullet
-    cites, and every figure a bullet states must be among its quoted numbers; figures in
-    the other texts (regimen, availability, population, safety, notes, citation labels,
-    trial criteria) must occur in a document the option or trial cites. An empty list
-    means all is well.
-    """
-    docs = _Documents(docs_dir)
-    problems: list[str] = []
-    for option in knowledge.options:
-        where = f"option {option.id} (option-{option.id}.toml)"
-        cited = [c.document for c in option.citations]
-        problems += _check_evidence(where, option.evidence, docs)
-        problems += _check_texts(where, _option_texts(option), cited, docs)
-        for i, citation in enumerate(option.citations):
-            label = [(f"citations[{i}].label", citation.label)]
-            problems += _check_texts(where, label, [citation.document], docs)
-    for trial in knowledge.trials:
-        where = f"trial {trial.nct_id} (trial-{trial.nct_id}.toml)"
-        cited = [c.document for c in trial.citations]
-        sources = [t for t in (docs.text(d) for d in cited) if t is not None]
-        facts = {
-            "nct_id": trial.nct_id,
-            "phase": trial.phase,
-            "status": trial.status,
-            "participants": str(trial.participants),
-            "start": trial.start,
-        }
-        for field, value in facts.items():
-            if sources and not any(_occurs(normalise(value), s) for s in sources):
-                problems.append(f"{where}: {field} {value!r} found in no cited document")
-        problems += _check_texts(where, _trial_texts(trial), cited, docs)
-        for i, citation in enumerate(trial.citations):
-            label = [(f"citations[{i}].label", citation.label)]
-            problems += _check_texts(where, label, [citation.document], docs)
-    return docs.problems + problems

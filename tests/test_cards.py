@@ -49,7 +49,12 @@ ALL_SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
 
 @pytest.mark.parametrize("scenario", ALL_SCENARIOS)
 def test_every_card_has_the_required_shape_and_cites_a_document(scenario: str) -> None:
-    for card in cards_of(scenario):
+    """Every fixture's cards: allowed fields, nothing empty, short summary, a cited document."""
+    evaluation = evaluation_of(scenario)
+    cards = patient_view_cards(evaluation)
+    # §2: no cards only when not SCLC or deceased, so the loop below checks something
+    assert cards or not evaluation.diagnosis.sclc or evaluation.patient.deceased
+    for card in cards:
         no_empty_values(card)
         assert set(card) <= {
             "uuid",
@@ -68,16 +73,19 @@ def test_every_card_has_the_required_shape_and_cites_a_document(scenario: str) -
 
 
 def test_not_sclc_gives_no_cards() -> None:
+    """§2: NSCLC is not SCLC: no cards."""
     evaluation = evaluation_of("nsclc")
     assert evaluation.diagnosis.sclc is False
     assert patient_view_cards(evaluation) == []
 
 
 def test_deceased_patient_gets_no_cards() -> None:
+    """§2: a deceased patient gets no cards."""
     assert cards_of("deceased") == []
 
 
 def test_sclc_without_therapy_gets_the_single_info_card() -> None:
+    """§8: SCLC with no systemic therapy: one info card saying so, without override reasons."""
     (card,) = cards_of("no-systemic-therapy")
     assert card["indicator"] == "info"
     assert "no systemic therapy recorded" in card["summary"]
@@ -86,6 +94,7 @@ def test_sclc_without_therapy_gets_the_single_info_card() -> None:
 
 @pytest.mark.parametrize("scenario", ["ongoing-first-line", "first-line-completed-no-progression"])
 def test_outside_a_decision_point_only_the_summary_card_is_shown(scenario: str) -> None:
+    """§8: no decision point: only the summary card, naming line 1."""
     (card,) = cards_of(scenario)
     assert "decision" not in card["summary"]
     assert "line 1" in card["summary"]
@@ -122,6 +131,7 @@ def test_decision_point_shows_summary_then_each_option_in_order_then_the_trial()
 
 
 def test_second_line_decision_has_no_trial_card() -> None:
+    """§10: at a line-2 decision the trial card is left out; the ANNAB option card is shown."""
     cards = cards_of("second-line-decision-after-chemo-io")
     assert not any(c["summary"].startswith("Trial") for c in cards)
     assert any("Nab-paclitaxel plus anlotinib" in c["summary"] for c in cards)
@@ -137,6 +147,7 @@ def test_recommended_rechallenge_card_names_the_interval() -> None:
 
 
 def test_tarlatamab_card_carries_its_safety_monitoring() -> None:
+    """§9: the tarlatamab card names cytokine release syndrome and 24-hour monitoring."""
     cards = cards_of("sensitive-late-relapse")
     tarlatamab = next(c for c in cards if "Tarlatamab" in c["summary"])
     assert "24 hours" in tarlatamab["detail"]
@@ -144,18 +155,21 @@ def test_tarlatamab_card_carries_its_safety_monitoring() -> None:
 
 
 def test_incomplete_data_turns_the_summary_into_a_warning_listing_what_to_check() -> None:
+    """§11: a skipped invalid resource makes the summary a warning that names the record."""
     (card,) = cards_of("invalid-resource")
     assert card["indicator"] == "warning"
     assert "MedicationStatement/ms7" in card["detail"]
 
 
 def test_estimated_progression_is_flagged_on_the_summary_card() -> None:
+    """§11: a proxy progression makes the summary a warning that says it is estimated."""
     card = cards_of("proxy-progression")[0]
     assert card["indicator"] == "warning"
     assert "estimated" in card["detail"]
 
 
 def test_uuids_are_stable_for_one_evaluation_and_differ_between_evaluations() -> None:
+    """Card uuids repeat for one evaluation, are unique in it, and differ for another patient."""
     first = [c["uuid"] for c in cards_of("third-line")]
     again = [c["uuid"] for c in cards_of("third-line")]
     other = [c["uuid"] for c in cards_of("sensitive-late-relapse")]
@@ -165,6 +179,7 @@ def test_uuids_are_stable_for_one_evaluation_and_differ_between_evaluations() ->
 
 
 def test_record_text_is_escaped_in_card_detail() -> None:
+    """Record text in a card's detail is escaped: no HTML tag or markdown link gets through."""
     evaluation = evaluation_of("invalid-resource")
     hostile = replace(evaluation, warnings=("<img src=x onerror=alert(1)> [click](javascript:x)",))
     (card,) = patient_view_cards(hostile)
@@ -174,7 +189,10 @@ def test_record_text_is_escaped_in_card_detail() -> None:
 
 
 def test_cards_serialise_as_json() -> None:
-    json.dumps(cards_of("third-line"))
+    """The cards are plain JSON: a dumps/loads round trip gives them back unchanged."""
+    cards = cards_of("third-line")
+    assert cards
+    assert json.loads(json.dumps(cards)) == cards
 
 
 # --- order-select / order-sign ------------------------------------------------------
@@ -190,15 +208,18 @@ def test_platinum_order_for_a_resistant_patient_gets_a_warning() -> None:
 
 
 def test_platinum_order_for_a_refractory_patient_gets_a_warning() -> None:
+    """§7: a cisplatin order for a refractory patient gets one card that says refractory."""
     (card,) = order_cards(evaluation_of("refractory"), ["cisplatin"])
     assert "refractory" in card["summary"]
 
 
 def test_platinum_order_for_a_sensitive_patient_gets_no_card() -> None:
+    """§7: a carboplatin order after a late sensitive relapse (287 days) gets no card."""
     assert order_cards(evaluation_of("sensitive-late-relapse"), ["carboplatin"]) == []
 
 
 def test_tarlatamab_order_gets_the_monitoring_card_of_002() -> None:
+    """A tarlatamab order gets one monitoring card, citing document 002 only."""
     (card,) = order_cards(evaluation_of("sensitive-late-relapse"), ["tarlatamab"])
     assert "monitor" in card["summary"]
     assert DOCUMENT.findall(card["detail"]) == ["002_7502c6c1fab9d4d0.txt"]
@@ -214,6 +235,7 @@ def test_tarlatamab_order_gets_the_monitoring_card_of_002() -> None:
     ],
 )
 def test_other_listed_option_orders_get_their_evidence(agent: str, title: str) -> None:
+    """§9: an order for a listed option's agent gets one info card with that option's evidence."""
     (card,) = order_cards(evaluation_of("third-line"), [agent])
     assert card["indicator"] == "info"
     assert card["summary"].startswith(title)
@@ -221,5 +243,6 @@ def test_other_listed_option_orders_get_their_evidence(agent: str, title: str) -
 
 
 def test_unlisted_drugs_and_non_sclc_patients_get_no_order_cards() -> None:
+    """Orders for unlisted drugs, or for a patient without SCLC, get no cards."""
     assert order_cards(evaluation_of("third-line"), ["docetaxel", "lisinopril"]) == []
     assert order_cards(evaluation_of("nsclc"), ["tarlatamab"]) == []

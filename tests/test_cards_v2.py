@@ -91,6 +91,7 @@ def test_an_estimated_progression_says_so_on_the_summary() -> None:
 
 
 def test_quotes_in_record_text_are_shown_as_written() -> None:
+    """Quotes in record text reach the summary as written, not as HTML entities."""
     evaluation = replace(
         interval_record("2026-07-20"), warnings=("Observation/o1: status 'worsened'",)
     )
@@ -100,6 +101,7 @@ def test_quotes_in_record_text_are_shown_as_written() -> None:
 
 
 def test_the_summary_shows_age_and_each_lab_with_its_date_stale_ones_marked() -> None:
+    """§11: the summary lists age, ECOG and ANC with their dates; the stale ANC is marked."""
     meds = [*cycles("carboplatin", "2026-01-05", 4)]
     observations = (
         worsened("2026-08-10"),
@@ -113,6 +115,7 @@ def test_the_summary_shows_age_and_each_lab_with_its_date_stale_ones_marked() ->
 
 
 def test_poor_performance_status_is_explained_on_the_summary() -> None:
+    """§9: fresh ECOG 3: every option is `consider`; the summary says why none is recommended."""
     meds = [*cycles("carboplatin", "2025-11-03", 4), *cycles("etoposide", "2025-11-03", 4)]
     observations = (worsened("2026-10-05"), lab("89247-1", "2026-11-02", 3))
     evaluation = evaluate(record(*meds, observations=observations), today=TODAY)

@@ -116,6 +116,7 @@ def test_console_script_prints_the_contract_json(bundle: Path) -> None:
 def test_today_defaults_to_the_current_date(
     bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Without --today, evaluate counts the days up to the current date."""
     assert main(["evaluate", str(bundle)]) == 0
     assert json.loads(capsys.readouterr().out)["platinum"]["days_since_last_platinum"] > 256
 
@@ -133,6 +134,7 @@ def test_today_defaults_to_the_current_date(
 def test_unusable_input_exits_2_with_one_line(
     tmp_path: Path, bundle: Path, capsys: pytest.CaptureFixture[str], args: list[str], reason: str
 ) -> None:
+    """Unusable input (no file, bad date, not JSON, no Patient): exit 2, one line on stderr."""
     (tmp_path / "bad.json").write_text("{]")
     (tmp_path / "empty.json").write_text(
         json.dumps({"resourceType": "Bundle", "type": "collection"})

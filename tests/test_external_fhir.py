@@ -55,6 +55,7 @@ def test_sherman_mcglynn_one_limited_stage_cisplatin_etoposide_line(
 def test_synthea_patients_without_sclc_get_nothing(
     capsys: pytest.CaptureFixture[str], external_fhir: Path, name: str
 ) -> None:
+    """Synthea R4 patients without SCLC: not SCLC, no lines, options, trials or cards."""
     (path,) = (external_fhir / "synthea-r4").glob(f"{name}_*.json")
     assert only_sclc_fields(run(capsys, path)) == (False, [], None, [], [], [])
 
@@ -87,6 +88,7 @@ def test_stu3_bundles_are_read_as_one_cisplatin_etoposide_line(
 def test_bulk_ndjson_ten_patients_none_with_sclc(
     capsys: pytest.CaptureFixture[str], external_fhir: Path
 ) -> None:
+    """The Synthea bulk NDJSON export: at least ten patients, none with SCLC or anything shown."""
     results = run(capsys, external_fhir / "synthea-bulk-ndjson")
     assert len(results) >= 10
     assert all(only_sclc_fields(r) == (False, [], None, [], [], []) for r in results)
@@ -126,6 +128,7 @@ def test_mcode_bundle_without_a_patient_is_a_clear_input_error(
 def test_mcode_stu1_loose_resources_are_read_as_not_sclc(
     capsys: pytest.CaptureFixture[str], external_fhir: Path
 ) -> None:
+    """mCODE STU1 loose resources: both example patients are read, neither has SCLC."""
     results = run(capsys, external_fhir / "mcode-stu1-examples")
     assert [r["patient"]["id"] for r in results] == [
         "mCODEPatientExample01",

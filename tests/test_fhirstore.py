@@ -20,11 +20,13 @@ def store() -> FixtureStore:
 
 
 def test_every_fixture_patient_is_listed_once(store: FixtureStore) -> None:
+    """A Patient search lists each fixture's patient exactly once."""
     page = store.search("Patient", {}, count=1000)
     assert sorted(p["id"] for p in page.matches) == store.scenarios()
 
 
 def test_ids_are_prefixed_and_references_follow(store: FixtureStore) -> None:
+    """Ids are prefixed with the scenario and references follow; the bare id is not found."""
     statement = store.read("MedicationStatement", "third-line-ms1")
     assert statement is not None
     assert statement["subject"] == {"reference": "Patient/third-line"}
@@ -32,6 +34,7 @@ def test_ids_are_prefixed_and_references_follow(store: FixtureStore) -> None:
 
 
 def test_urn_uuid_and_medication_references_are_rewritten(store: FixtureStore) -> None:
+    """urn:uuid references are rewritten to Type/id references to the scenario's patient."""
     requests = store.search(
         "MedicationRequest", {"patient": ["medication-request-and-administration"]}
     )
@@ -69,6 +72,7 @@ def test_store_resources_evaluate_like_the_fixture(store: FixtureStore, scenario
 
 
 def test_search_by_subject_code_and_id_with_paging(store: FixtureStore) -> None:
+    """Search by subject and code, by `_id`, and in pages that add up to the total."""
     found = store.search(
         "Observation", {"subject": ["Patient/third-line"], "code": ["http://loinc.org|97509-4"]}
     )

@@ -20,10 +20,10 @@ from service.knowledge import (
     Knowledge,
     KnowledgeError,
     Option,
-    check_against_documents,
     load_knowledge,
     load_knowledge_from,
 )
+from tools.check_knowledge import check_against_documents
 
 CARDS = Path(cards.__file__).parent
 DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"

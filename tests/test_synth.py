@@ -20,6 +20,7 @@ def run(spec: PatientSpec):
 
 
 def test_regimen_spec_is_parsed() -> None:
+    """A regimen spec gives its agents and one dose day per cycle, 21 days apart."""
     regimen = parse_regimen("Carboplatin+etoposide@2025-01-06x4q21")
     assert regimen.agents == ("carboplatin", "etoposide")
     assert regimen.days() == [
@@ -38,6 +39,7 @@ def test_regimen_spec_is_parsed() -> None:
     ],
 )
 def test_bad_regimen_specs_say_why(text: str, reason: str) -> None:
+    """A spec without `@start`, or with a drug outside the catalogue, is refused saying why."""
     with pytest.raises(ValueError, match=reason):
         parse_regimen(text)
 
@@ -65,6 +67,7 @@ def test_generated_late_relapse_evaluates_as_described() -> None:
 
 
 def test_generated_third_line_gets_the_trial() -> None:
+    """§10: a generated third-line patient gets the trial, possibly eligible without creatinine."""
     spec = PatientSpec(
         id="gen-third",
         regimens=(
@@ -84,6 +87,7 @@ def test_generated_third_line_gets_the_trial() -> None:
 
 
 def test_relapse_conditions_and_death_are_written() -> None:
+    """A generated relapse Condition is the progression; a generated death leaves no next line."""
     spec = PatientSpec(
         id="gen-dead",
         regimens=(parse_regimen("cisplatin+etoposide@2024-03-04x4"),),
@@ -98,6 +102,7 @@ def test_relapse_conditions_and_death_are_written() -> None:
 
 
 def test_unknown_lab_is_refused() -> None:
+    """A lab the generator does not know (ldh) is refused."""
     with pytest.raises(ValueError, match="unknown lab"):
         parse_labs(["ldh=300"])
 
@@ -134,6 +139,7 @@ def test_cli_writes_a_fixture_the_evaluator_reads(tmp_path, capsys) -> None:
 
 
 def test_cli_refuses_a_name_that_is_not_an_id(capsys) -> None:
+    """`fixtures new` with a name that is not a lowercase id: exit 2, saying so."""
     from service.cli import main
 
     assert main(["fixtures", "new", "Bad Name", "--out", "-"]) == 2

@@ -14,9 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
-from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+from fhir.resources.R4B.observation import Observation, ObservationComponent
+from fhir.resources.R4B.patient import Patient
 from pydantic import ValidationError
 
 from service.engine import rules
@@ -41,7 +48,26 @@ MEDICATION_KINDS: tuple[MedicationKind, ...] = (
     "MedicationRequest",
     "MedicationAdministration",
 )
-USED_TYPES = frozenset({"Patient", "Condition", "Medication", "Observation", *MEDICATION_KINDS})
+_Model = (
+    Patient
+    | Condition
+    | Medication
+    | Observation
+    | MedicationStatement
+    | MedicationRequest
+    | MedicationAdministration
+)
+# The resource types the engine uses, each with the R4B model that validates it.
+MODELS: dict[str, type[_Model]] = {
+    "Patient": Patient,
+    "Condition": Condition,
+    "Medication": Medication,
+    "Observation": Observation,
+    "MedicationStatement": MedicationStatement,
+    "MedicationRequest": MedicationRequest,
+    "MedicationAdministration": MedicationAdministration,
+}
+USED_TYPES = frozenset(MODELS)
 # Observations the engine reads (§6.1 disease status, §10 ECOG and labs).
 OBSERVATION_LOINCS = frozenset(
     {
@@ -61,6 +87,10 @@ OBSERVATION_LOINCS = frozenset(
         *rules.DIASTOLIC_LOINC,
     }
 )
+# A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
+# `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
+# dateTime without a time as a `date`.
+_FhirDate = date | str
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 _REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
@@ -88,7 +118,7 @@ class _Index:
         return self.by_reference.get(reference) or canonical_ref(reference) or reference
 
 
-def _day(value: Any) -> date | None:
+def _day(value: _FhirDate | None) -> date | None:
     """A calendar day from a full FHIR date/dateTime; partial dates give None."""
     if isinstance(value, datetime):
         return value.date()
@@ -97,7 +127,7 @@ def _day(value: Any) -> date | None:
     return None
 
 
-def _partial(value: Any, *, last: bool) -> date | None:
+def _partial(value: _FhirDate | None, *, last: bool) -> date | None:
     """§1: `YYYY` or `YYYY-MM` as its first day, or its last day when `last`."""
     hit = _PARTIAL.match(value) if isinstance(value, str) else None
     if hit is None:
@@ -111,7 +141,7 @@ def _partial(value: Any, *, last: bool) -> date | None:
     return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
 
 
-def _codes(concept: Any) -> tuple[Code, ...]:
+def _codes(concept: CodeableConcept | None) -> tuple[Code, ...]:
     if concept is None:
         return ()
     return tuple(
@@ -121,11 +151,11 @@ def _codes(concept: Any) -> tuple[Code, ...]:
     )
 
 
-def _concept_texts(concept: Any) -> tuple[str, ...]:
+def _concept_texts(concept: CodeableConcept | None) -> tuple[str, ...]:
     return (concept.text,) if concept is not None and concept.text else ()
 
 
-def _status_code(concept: Any) -> str | None:
+def _status_code(concept: CodeableConcept | None) -> str | None:
     for code in _codes(concept):
         return code.code.lower()
     return None
@@ -144,6 +174,10 @@ def _observation_relevant(resource: dict[str, Any]) -> bool:
     return any(isinstance(c, dict) and c.get("code") in OBSERVATION_LOINCS for c in codings)
 
 
+def _is_medication_kind(kind: str) -> TypeGuard[MedicationKind]:
+    return kind in MEDICATION_KINDS
+
+
 @dataclass(frozen=True, slots=True)
 class _Item:
     """A resource the engine uses: its ref, its JSON and its validated model (None when
@@ -152,7 +186,7 @@ class _Item:
     ref: str
     kind: str
     raw: dict[str, Any]
-    model: Any
+    model: _Model | None
     problem: str | None = None
 
 
@@ -187,7 +221,7 @@ def _validate(raw_resources: Sequence[RawResource]) -> _Parsed:
             resource = upgrade_stu3(resource)
             parsed.stu3_upgraded += 1
         try:
-            model = get_fhir_model_class(kind).model_validate(resource)
+            model = MODELS[kind].model_validate(resource)
         except ValidationError as error:
             if kind in MEDICATION_KINDS:
                 # Read as far as is safe: the engine still learns which drug it names,
@@ -210,7 +244,7 @@ class _Dates:
     def __init__(self) -> None:
         self.partial: list[str] = []
 
-    def read(self, name: str, value: Any, *, last: bool = False) -> date | None:
+    def read(self, name: str, value: _FhirDate | None, *, last: bool = False) -> date | None:
         day = _day(value)
         if day is None and value is not None:
             day = _partial(value, last=last)
@@ -246,7 +280,7 @@ class _Builder:
                 return self.index.resolve(reference["reference"])
         return None
 
-    def patient(self, ref: str, model: Any) -> PatientFact:
+    def patient(self, ref: str, model: Patient) -> PatientFact:
         dates = _Dates()
         birth = dates.read("birthDate", model.birthDate)
         latest = _partial(model.birthDate, last=True) if dates.partial else None
@@ -254,7 +288,7 @@ class _Builder:
         deceased = bool(model.deceasedBoolean) or model.deceasedDateTime is not None
         return PatientFact(ref=ref, birth_date=birth, deceased=deceased, birth_latest=latest)
 
-    def condition(self, ref: str, model: Any) -> ConditionFact:
+    def condition(self, ref: str, model: Condition) -> ConditionFact:
         codes = list(_codes(model.code))
         for extension in model.extension or []:  # mCODE histology morphology behaviour
             codes.extend(_codes(extension.valueCodeableConcept))
@@ -317,8 +351,7 @@ class _Builder:
             )
         return _Span(None, None, problem=None)
 
-    def medication(self, item: _Item) -> MedicationFact:
-        kind: MedicationKind = item.kind  # type: ignore[assignment]
+    def medication(self, item: _Item, kind: MedicationKind) -> MedicationFact:
         ref, raw = item.ref, item.raw
         drug = drug_of(raw, self._resolve_medication)
         dates = _Dates()
@@ -357,7 +390,7 @@ class _Builder:
             unreadable=item.model is None,
         )
 
-    def observation(self, ref: str, model: Any) -> ObservationFact:
+    def observation(self, ref: str, model: Observation) -> ObservationFact:
         dates = _Dates()
         effective = dates.read("effectiveDateTime", model.effectiveDateTime) or _day(
             model.effectiveInstant
@@ -389,17 +422,17 @@ class _Builder:
         )
 
 
-def _quantity(model: Any) -> tuple[float | None, str | None]:
+def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, str | None]:
     """The numeric value of an Observation or a component, with its unit."""
     quantity = model.valueQuantity
     if quantity is not None and quantity.value is not None:
         return float(quantity.value), quantity.code or quantity.unit
-    if getattr(model, "valueInteger", None) is not None:
+    if model.valueInteger is not None:
         return float(model.valueInteger), None
     return None, None
 
 
-def _model_day(value: Any) -> Any:
+def _model_day(value: str | None) -> _FhirDate | None:
     """A JSON date string as the models read it: full dates become `date`s."""
     if isinstance(value, str) and len(value) >= 10:
         try:
@@ -442,12 +475,12 @@ class _Patient:
     observations: list[ObservationFact] = field(default_factory=list)
 
     def add(self, builder: _Builder, item: _Item) -> None:
-        if item.kind == "Condition":
+        if isinstance(item.model, Condition):
             self.conditions.append(builder.condition(item.ref, item.model))
-        elif item.kind == "Observation":
+        elif isinstance(item.model, Observation):
             self.observations.append(builder.observation(item.ref, item.model))
-        else:
-            self.medications.append(builder.medication(item))
+        elif _is_medication_kind(item.kind):
+            self.medications.append(builder.medication(item, item.kind))
 
     def record(self, warnings: Sequence[str]) -> Record:
         return Record(
@@ -478,7 +511,7 @@ def build_record(
     wanted = f"Patient/{patient_id}"
     owner = _Patient(None)
     for item in parsed.items:
-        if item.kind == "Patient" and item.ref == wanted and item.model is not None:
+        if isinstance(item.model, Patient) and item.ref == wanted:
             owner.fact = builder.patient(item.ref, item.model)
     for item in _clinical(parsed.items):
         subject = builder.subject(item.raw)
@@ -502,14 +535,14 @@ def build_records(
     """
     resources = list(raw_resources)
     parsed = _validate(resources)
-    patients = [i for i in parsed.items if i.kind == "Patient" and i.model is not None]
+    patients = [(i.ref, i.model) for i in parsed.items if isinstance(i.model, Patient)]
     if len(patients) == 1:
-        ident = patients[0].ref.partition("/")[2]
+        ident = patients[0][0].partition("/")[2]
         return [build_record(resources, patient_id=ident, warnings=warnings)]
     builder = _Builder(parsed)
     groups: dict[str, _Patient] = {}
-    for item in patients:
-        groups.setdefault(item.ref, _Patient(builder.patient(item.ref, item.model)))
+    for ref, model in patients:
+        groups.setdefault(ref, _Patient(builder.patient(ref, model)))
     loose = _Patient(None)
     orphans: dict[str, int] = defaultdict(int)
     for item in _clinical(parsed.items):

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.engine import evaluate
 from service.engine.model import Evaluation, Line
 from service.errors import InputError, NotFound
-from service.fhir import build_records, resources_from_json
+from service.fhir import resources_from_json
 from service.http.fhir import fixture_store
 from service.http.state import evaluation_date, state
+from service.pipeline import assess
 
 __all__ = ["blueprint", "timeline"]
 
@@ -156,12 +156,15 @@ def evaluate_bundle() -> Response:
     if document is None:
         raise InputError("the body must be a FHIR JSON Bundle or resource")
     resources, warnings = resources_from_json(document, origin="posted bundle")
-    records = [r for r in build_records(resources, warnings=warnings) if r.patient is not None]
-    if not records:
-        raise InputError("the bundle holds no Patient resource")
-    record = records[0]
-    result = evaluate(record, today=evaluation_date(), thresholds=state().settings.thresholds)
-    patient_id = record.patient.ref.partition("/")[2] if record.patient else None
+    assessment = assess(
+        resources,
+        patient_id=None,
+        today=evaluation_date(),
+        thresholds=state().settings.thresholds,
+        warnings=warnings,
+    )
+    result = assessment.evaluation
+    patient_id = result.patient.id
     raw_patient = next(
         (
             r.resource

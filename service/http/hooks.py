@@ -14,14 +14,13 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from service import hooks
-from service.engine.record import Record
 from service.errors import InputError, PrefetchUnavailable
 from service.feedback import parse_feedback
-from service.fhir import build_record
-from service.fhir.client import FhirClient, gather
+from service.fhir.client import FhirClient, Gathered, gather
 from service.http.auth import verify_bearer
 from service.http.log import log_call
 from service.http.state import state
+from service.pipeline import assess
 
 __all__ = ["blueprint"]
 
@@ -86,11 +85,11 @@ def _log_call(response: Response) -> Response:
 @blueprint.get("/cds-services")
 def discovery() -> dict[str, Any]:
     """Discovery: every service of the registry."""
-    return hooks.discovery()
+    return hooks.discovery().dump()
 
 
-def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
-    """The patient's record: prefetch first, then the FHIR server for missing keys."""
+def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered:
+    """The patient's data: prefetch first, then the FHIR server for missing keys."""
     settings = state().settings
     session, client = None, None
     # Not an open relay: only the FHIR servers the deployment names are queried; with
@@ -107,7 +106,7 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
             timeouts=settings.timeouts,
         )
     try:
-        gathered = gather(
+        return gather(
             service.prefetch,
             prefetch=hook_request.prefetch,
             context=hook_request.context,
@@ -125,9 +124,6 @@ def _record(service: hooks.Service, hook_request: hooks.HookRequest) -> Record:
             g.fhir_requests = client.requests_made
         if session is not None:
             session.close()
-    return build_record(
-        gathered.resources, patient_id=hook_request.patient_id, warnings=gathered.warnings
-    )
 
 
 @blueprint.post("/cds-services/<service_id>")
@@ -137,12 +133,17 @@ def call_service(service_id: str) -> dict[str, Any]:
     g.service_id = service.id
     body = json_body()
     g.hook_instance = body.get("hookInstance") if isinstance(body, dict) else None
-    hook_request = hooks.parse_hook_request(body, service)
-    record = _record(service, hook_request)
+    hook_request = hooks.parse_hook_request(body, hook=service.hook)
+    gathered = _gather(service, hook_request)
     settings = state().settings
-    cards = service.handler(
-        hook_request, record, today=settings.evaluation_date(), thresholds=settings.thresholds
+    assessment = assess(
+        gathered.resources,
+        patient_id=hook_request.patient_id,
+        today=settings.evaluation_date(),
+        thresholds=settings.thresholds,
+        warnings=gathered.warnings,
     )
+    cards = service.handler(hook_request, assessment)
     g.cards = len(cards)
     return {"cards": cards}
 

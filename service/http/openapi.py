@@ -14,9 +14,10 @@ from typing import Any
 
 from werkzeug.routing import Rule
 
+from service import wire
 from service.hooks import SERVICES
 
-__all__ = ["openapi_document"]
+__all__ = ["openapi_document", "openapi_path", "schemas"]
 
 _OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
 
@@ -50,7 +51,10 @@ _AUTH_ERRORS = {
     "500": _error("Unexpected failure (logged by class name only)"),
 }
 
-_SCHEMAS: dict[str, Any] = {
+# Hand-written: what is not CDS Hooks (errors, health). The CDS Hooks schemas are
+# generated from the wire models (service.wire), so the document cannot drift from the
+# code that validates requests and builds answers.
+_OWN_SCHEMAS: dict[str, Any] = {
     "OperationOutcome": {
         "type": "object",
         "required": ["resourceType", "issue"],
@@ -70,145 +74,17 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "DiscoveryResponse": {
-        "type": "object",
-        "required": ["services"],
-        "properties": {
-            "services": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["hook", "description", "id"],
-                    "properties": {
-                        "hook": {"type": "string"},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "id": {"type": "string"},
-                        "prefetch": {
-                            "type": "object",
-                            "additionalProperties": {"type": "string"},
-                        },
-                        "usageRequirements": {"type": "string"},
-                    },
-                },
-            }
-        },
-    },
-    "ServiceRequest": {
-        "type": "object",
-        "required": ["hook", "hookInstance", "context"],
-        "properties": {
-            "hook": {"enum": sorted({service.hook for service in SERVICES})},
-            "hookInstance": {"type": "string"},
-            "fhirServer": {"type": "string", "format": "uri"},
-            "fhirAuthorization": {
-                "type": "object",
-                "required": ["access_token", "token_type"],
-                "properties": {
-                    "access_token": {"type": "string"},
-                    "token_type": {"const": "Bearer"},
-                    "expires_in": {"type": "integer"},
-                    "scope": {"type": "string"},
-                    "subject": {"type": "string"},
-                },
-            },
-            "context": {
-                "type": "object",
-                "required": ["patientId"],
-                "properties": {
-                    "userId": {"type": "string"},
-                    "patientId": {"type": "string"},
-                    "encounterId": {"type": "string"},
-                    "selections": {"type": "array", "items": {"type": "string"}},
-                    "draftOrders": {"type": "object"},
-                },
-            },
-            "prefetch": {
-                "type": "object",
-                "additionalProperties": {"type": ["object", "null"]},
-            },
-        },
-    },
-    "Card": {
-        "type": "object",
-        "required": ["summary", "indicator", "source"],
-        "properties": {
-            "uuid": {"type": "string"},
-            "summary": {"type": "string", "maxLength": 139},
-            "detail": {"type": "string"},
-            "indicator": {"enum": ["info", "warning", "critical"]},
-            "source": {
-                "type": "object",
-                "required": ["label"],
-                "properties": {
-                    "label": {"type": "string"},
-                    "url": {"type": "string", "format": "uri"},
-                    "icon": {"type": "string", "format": "uri"},
-                    "topic": {"type": "object"},
-                },
-            },
-            "suggestions": {"type": "array", "items": {"type": "object"}},
-            "selectionBehavior": {"enum": ["at-most-one", "any"]},
-            "overrideReasons": {"type": "array", "items": {"type": "object"}},
-            "links": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "ServiceResponse": {
-        "type": "object",
-        "required": ["cards"],
-        "properties": {
-            "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
-            "systemActions": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "FeedbackRequest": {
-        "type": "object",
-        "required": ["feedback"],
-        "properties": {
-            "feedback": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["card", "outcome", "outcomeTimestamp"],
-                    "properties": {
-                        "card": {"type": "string"},
-                        "outcome": {"enum": ["accepted", "overridden"]},
-                        "acceptedSuggestions": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id"],
-                                "properties": {"id": {"type": "string"}},
-                            },
-                        },
-                        "overrideReason": {
-                            "type": "object",
-                            "properties": {
-                                "reason": {"type": "object"},
-                                "userComment": {"type": "string"},
-                            },
-                        },
-                        "outcomeTimestamp": {"type": "string", "format": "date-time"},
-                    },
-                },
-            }
-        },
-    },
-    "FeedbackResponse": {
-        "type": "object",
-        "required": ["received", "stored"],
-        "properties": {
-            "received": {"type": "integer", "description": "items in the request"},
-            "stored": {"type": "integer", "description": "items not stored before"},
-        },
-    },
     "Health": {
         "type": "object",
         "required": ["status"],
         "properties": {"status": {"const": "ok"}},
     },
 }
+
+
+def schemas() -> dict[str, Any]:
+    """`components.schemas`: the wire models' schemas and the service's own."""
+    return {**wire.openapi_schemas(), **_OWN_SCHEMAS}
 
 
 def _version() -> str:
@@ -332,5 +208,5 @@ def _described() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": _SCHEMAS},
+        "components": {"schemas": schemas()},
     }

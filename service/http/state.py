@@ -9,7 +9,7 @@ from typing import cast
 from flask import Flask, current_app
 
 from service.feedback import FeedbackStore
-from service.http.settings import Settings
+from service.settings import Settings
 
 __all__ = ["AppState", "evaluation_date", "install", "state"]
 

@@ -35,6 +35,7 @@ def agents(*, codes: tuple[Code, ...] = (), texts: tuple[str, ...] = ()) -> list
     ],
 )
 def test_rxnorm_codes_name_their_agent(code: str, agent: str) -> None:
+    """§3: each RxNorm ingredient or product code names exactly its agent."""
     assert agents(codes=(Code(RXNORM, code),)) == [agent]
 
 
@@ -50,6 +51,7 @@ def test_rxnorm_codes_name_their_agent(code: str, agent: str) -> None:
     ],
 )
 def test_brand_and_generic_names_match_case_insensitively(text: str, agent: str) -> None:
+    """§3: brand and generic names in free text name their agent, whatever the case."""
     assert agents(texts=(text,)) == [agent]
 
 
@@ -64,6 +66,7 @@ def test_brand_and_generic_names_match_case_insensitively(text: str, agent: str)
     ],
 )
 def test_protein_bound_paclitaxel_is_nab_paclitaxel_only(text: str) -> None:
+    """§3: protein-bound, albumin-bound, nab- or Abraxane paclitaxel is nab-paclitaxel alone."""
     assert agents(codes=(Code(RXNORM, "56946"),), texts=(text,)) == ["nab-paclitaxel"]
 
 
@@ -73,10 +76,12 @@ def test_names_match_on_word_boundaries_only() -> None:
 
 
 def test_non_oncology_drugs_match_nothing() -> None:
+    """§3: a non-oncology drug (lisinopril) matches no agent."""
     assert agents(codes=(Code(RXNORM, "314076", "lisinopril 10 MG Oral Tablet"),)) == []
 
 
 def test_supportive_agents_are_flagged() -> None:
+    """§3: filgrastim, pegfilgrastim, trilaciclib are supportive; anlotinib is anti-angiogenic."""
     catalogue = load_catalogue()
     assert all(
         catalogue.agent(n).supportive for n in ("filgrastim", "pegfilgrastim", "trilaciclib")
@@ -89,10 +94,12 @@ def test_supportive_agents_are_flagged() -> None:
     [("Foobarmab 200 mg", "Foobarmab"), ("zorotecan", "zorotecan"), ("aspirin", None)],
 )
 def test_unknown_antineoplastic_looking_names_are_spotted(text: str, word: str | None) -> None:
+    """§3: an unknown -mab or -tecan name is spotted by its word; aspirin is not."""
     assert Catalogue.looks_antineoplastic([text]) == word
 
 
 def test_a_code_given_to_two_agents_is_refused() -> None:
+    """A catalogue that gives one RxNorm code to two agents is refused when loaded."""
     with pytest.raises(ValueError, match="two agents"):
         Catalogue(
             [

@@ -102,6 +102,7 @@ def test_options_already_received_are_not_shown() -> None:
 def test_prior_anti_angiogenic_hides_annab_but_bevacizumab_does_not_bar_the_trial_tki_rule() -> (
     None
 ):
+    """§9: prior bevacizumab (anti-angiogenic) hides nab-paclitaxel + anlotinib at line 2."""
     meds = [*chemo_io_first_line(), given("bevacizumab", "2025-01-06")]
     result = evaluate(record(*meds, observations=(worsened("2025-10-15"),)), today=TODAY)
     assert "nab-paclitaxel-anlotinib" not in [o.id for o in result.options]
@@ -119,6 +120,7 @@ def criteria_of(result):
 
 
 def test_third_line_patient_with_good_labs_is_eligible() -> None:
+    """§10: third line, age 65, ECOG 1 and fresh labs within the limits: eligible."""
     labs = (
         lab("89247-1", "2025-11-10", 1),
         lab("751-8", "2025-11-10", 2.1, "10*9/L"),
@@ -135,12 +137,14 @@ def test_third_line_patient_with_good_labs_is_eligible() -> None:
 
 
 def test_missing_labs_make_the_patient_possibly_eligible() -> None:
+    """§10: no ECOG or labs in the record: those criteria unknown, verdict possibly-eligible."""
     verdict, criteria = criteria_of(evaluate(third_line(), today=TODAY))
     assert criteria["ECOG 0-1"] == "unknown"
     assert verdict == "possibly-eligible"
 
 
 def test_ecog_2_or_low_haemoglobin_makes_the_patient_ineligible() -> None:
+    """§10: ECOG 2 and haemoglobin 85 g/L are both not-met: the verdict is ineligible."""
     labs = (lab("89247-1", "2025-11-10", 2), lab("718-7", "2025-11-10", 85, "g/L"))
     verdict, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
     assert (criteria["ECOG 0-1"], criteria["hemoglobin >= 90 g/L"]) == ("not-met", "not-met")
@@ -148,6 +152,7 @@ def test_ecog_2_or_low_haemoglobin_makes_the_patient_ineligible() -> None:
 
 
 def test_most_recent_ecog_wins() -> None:
+    """§10: ECOG 3 on Nov 1, then 0 on Nov 10: the most recent value meets ECOG 0-1."""
     labs = (lab("89247-1", "2025-11-01", 3), lab("89247-1", "2025-11-10", 0))
     _, criteria = criteria_of(evaluate(third_line(observations=labs), today=TODAY))
     assert criteria["ECOG 0-1"] == "met"
@@ -160,11 +165,13 @@ def test_age_76_is_not_met() -> None:
 
 
 def test_age_75_the_day_before_the_76th_birthday_is_met() -> None:
+    """§10: born 1949-11-22, still 75 on 2025-11-21: age 18-75 is met."""
     _, criteria = criteria_of(evaluate(third_line(pat=patient("1949-11-22")), today=TODAY))
     assert criteria["age 18-75"] == "met"
 
 
 def test_prior_anlotinib_bars_the_trial() -> None:
+    """§10: anlotinib already received: the prior-TKI criterion is not-met, verdict ineligible."""
     verdict, criteria = criteria_of(
         evaluate(third_line(extra=[given("anlotinib", "2025-06-02")]), today=TODAY)
     )

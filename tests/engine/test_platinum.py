@@ -112,11 +112,13 @@ def test_no_progression_reports_days_since_last_platinum() -> None:
 
 
 def test_no_platinum_line_gives_no_platinum() -> None:
+    """§7: topotecan alone, no platinum line: `platinum` is None."""
     result = evaluate(record(given("topotecan", "2025-01-06")), today=TODAY)
     assert result.platinum is None
 
 
 def test_deceased_patient_keeps_lines_but_gets_no_next_line() -> None:
+    """§2: a deceased patient's lines are still reported; no next line, options or trials."""
     from tests.builders import patient
 
     result = evaluate(
@@ -128,6 +130,7 @@ def test_deceased_patient_keeps_lines_but_gets_no_next_line() -> None:
 
 
 def test_sclc_with_no_exposures_has_no_lines_and_no_decision() -> None:
+    """§8: SCLC with a progression but no exposures: no lines, no next line, no options."""
     result = evaluate(record(observations=(worsened("2025-10-15"),)), today=TODAY)
     assert result.diagnosis.sclc is True
     assert (result.lines, result.next_line, result.options) == ((), None, ())

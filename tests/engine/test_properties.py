@@ -70,6 +70,7 @@ def build(spec: tuple[list[tuple[str, int, int]], list[int]]) -> Record:
 @settings(max_examples=200, deadline=None)
 @given(history, st.data())
 def test_shuffling_resources_changes_nothing(spec, data: st.DataObject) -> None:
+    """Any order of the medication and observation records gives the same evaluation."""
     record = build(spec)
     meds = data.draw(st.permutations(record.medications))
     observations = data.draw(st.permutations(record.observations))
@@ -80,6 +81,7 @@ def test_shuffling_resources_changes_nothing(spec, data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(history, st.integers(min_value=0, max_value=1000))
 def test_adding_a_non_cancer_drug_changes_nothing(spec, day: int) -> None:
+    """§3: a lisinopril record on any day leaves the evaluation JSON unchanged."""
     record = build(spec)
     lisinopril = MedicationFact(
         ref="MedicationStatement/other",
@@ -97,6 +99,7 @@ def test_adding_a_non_cancer_drug_changes_nothing(spec, day: int) -> None:
 @settings(max_examples=300, deadline=None)
 @given(history)
 def test_every_exposure_is_in_exactly_one_line(spec) -> None:
+    """§5: every generated exposure is a source of exactly one line."""
     record = build(spec)
     result = evaluate(record, today=TODAY)
     sources = [s for line in result.lines for s in line.sources]
@@ -106,6 +109,7 @@ def test_every_exposure_is_in_exactly_one_line(spec) -> None:
 @settings(max_examples=300, deadline=None)
 @given(history)
 def test_lines_are_numbered_in_start_order(spec) -> None:
+    """§5: lines are numbered 1..n in order of strictly increasing start dates."""
     result = evaluate(build(spec), today=TODAY)
     assert [line.number for line in result.lines] == list(range(1, len(result.lines) + 1))
     starts = [line.start for line in result.lines]
@@ -115,6 +119,7 @@ def test_lines_are_numbered_in_start_order(spec) -> None:
 @settings(max_examples=300, deadline=None)
 @given(history)
 def test_interval_is_progression_minus_last_platinum_dose(spec) -> None:
+    """§7: interval = progression date - last platinum dose of the latest platinum line."""
     record = build(spec)
     result = evaluate(record, today=TODAY)
     platinum_lines = [line for line in result.lines if set(line.agents) & PLATINUM]

@@ -232,6 +232,7 @@ def test_another_patients_record_in_the_bundle_is_dropped_with_a_warning() -> No
 
 
 def test_a_patient_with_another_id_is_never_evaluated_in_its_place() -> None:
+    """§1: asked for p1, a record holding only Patient p2 has no patient; p2 is not used instead."""
     other = {**PATIENT, "id": "p2"}
     raw, _ = resources_from_json({"resourceType": "Bundle", "entry": [{"resource": other}]})
     assert build_record(raw, patient_id="p1").patient is None
@@ -285,6 +286,7 @@ def test_icd10_c34_needs_small_cell_histology_in_its_text(
 
 
 def test_c34_without_histology_says_why_it_gives_no_cards() -> None:
+    """§2: C34.90 without small-cell text: one warning naming the Condition and why not SCLC."""
     result = evaluate_fhir(PATIENT, icd10("C34.90"), *first_line())
     assert result.warnings == (
         "Condition/c1: lung cancer coded C34.90 without small-cell histology in its text; "
@@ -293,6 +295,7 @@ def test_c34_without_histology_says_why_it_gives_no_cards() -> None:
 
 
 def test_c34_non_small_cell_gives_no_warning() -> None:
+    """§2: C34.90 with non-small cell text is plainly not SCLC: no warning."""
     result = evaluate_fhir(PATIENT, icd10("C34.90", text="Non-small cell carcinoma"))
     assert result.warnings == ()
 
@@ -321,6 +324,7 @@ def test_the_latest_staged_condition_gives_the_stage() -> None:
 
 
 def test_an_unstaged_later_condition_does_not_override_the_stage() -> None:
+    """§2: a later SCLC Condition without a stage leaves the earlier extensive stage in place."""
     conditions = (sclc("2024-01-01"), sclc("2024-06-01", stage=None, ref="Condition/c2"))
     result = evaluate(
         record(*cycles("carboplatin", "2024-01-08", 2), conditions=conditions), today=TODAY
@@ -332,6 +336,7 @@ def test_an_unstaged_later_condition_does_not_override_the_stage() -> None:
 
 
 def test_unlinked_drug_beside_another_active_cancer_is_kept_and_named() -> None:
+    """§4: carboplatin with no reason beside prostate cancer: kept in the line, both named."""
     conditions = (sclc("2025-01-02"), other_cancer("Condition/prostate", "Prostate cancer"))
     linked = given(
         "etoposide", "2025-01-06", ref="MedicationStatement/e1", reasons=("Condition/c1",)
@@ -418,12 +423,14 @@ def test_ecog_3_or_4_keeps_anything_from_being_recommended(
 
 
 def test_options_are_ranked_recommended_first() -> None:
+    """§9: `recommended` options come before `consider` ones."""
     result = evaluate(record(*chemo(), observations=(worsened("2025-10-15"),)), today=TODAY)
     statuses = [o.status for o in result.options]
     assert statuses == sorted(statuses, key=lambda s: s != "recommended")
 
 
 def test_anlotinib_is_shown_from_line_2_after_a_platinum_line_only() -> None:
+    """§9: anlotinib at line 2 after a platinum line; not after etoposide alone (nor taxane)."""
     with_platinum = evaluate(record(*chemo(), observations=(worsened("2025-10-15"),)), today=TODAY)
     assert "anlotinib" in ids(with_platinum)
     oral_etoposide = evaluate(
@@ -435,6 +442,7 @@ def test_anlotinib_is_shown_from_line_2_after_a_platinum_line_only() -> None:
 
 
 def test_anlotinib_names_another_prior_anti_angiogenic_agent() -> None:
+    """§9: prior bevacizumab keeps anlotinib shown, with a note naming the agent and its record."""
     meds = [*chemo(), given("bevacizumab", "2025-01-06", ref="MedicationStatement/bev")]
     result = evaluate(record(*meds, observations=(worsened("2025-10-15"),)), today=TODAY)
     assert "anlotinib" in ids(result)
@@ -548,6 +556,7 @@ def test_freshness_ends_at_30_days(day: str, result: str) -> None:
 
 
 def test_limited_at_diagnosis_only_is_unknown_for_the_trial() -> None:
+    """§10: limited stage at diagnosis, never restaged: the extensive-stage criterion is unknown."""
     conditions = (sclc("2025-01-02", stage="Limited stage"),)
     result = evaluate(third_line_record(conditions=conditions), today=TODAY)
     assert criteria(result)["extensive-stage SCLC"][0] == "unknown"
@@ -578,6 +587,7 @@ def test_a_partial_birth_date_decides_the_age_only_when_every_day_agrees(
 
 
 def test_a_possibly_received_anlotinib_makes_the_prior_tki_criterion_unknown() -> None:
+    """§1/§10: an undated anlotinib record: prior-TKI criterion unknown, anlotinib not shown."""
     from dataclasses import replace
 
     base = third_line_record()

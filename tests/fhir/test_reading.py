@@ -97,6 +97,7 @@ def test_transaction_bundle_resolves_urn_uuid_references() -> None:
 
 
 def test_contained_medication_is_resolved() -> None:
+    """A `#m` medicationReference to a contained Medication is read as its agent."""
     drug = {
         "contained": [
             {"resourceType": "Medication", "id": "m", "code": {"text": "Topotecan 1.5 mg/m2"}}
@@ -137,12 +138,14 @@ def test_partial_date_exposure_is_read_as_the_first_day_with_a_warning() -> None
 
 
 def test_unknown_anticancer_looking_drug_is_reported() -> None:
+    """§3: an unknown -mab drug (Zorbalimab) gives exactly one warning naming it."""
     odd = statement("ms3", {"medicationCodeableConcept": {"text": "Zorbalimab 200 mg"}})
     result = evaluate_doc(collection(PATIENT, SCLC, odd))
     assert len(result.warnings) == 1 and "'Zorbalimab'" in result.warnings[0]
 
 
 def test_cds_hooks_request_prefetch_is_read() -> None:
+    """A CDS Hooks request is read through its prefetch values; a null prefetch key is skipped."""
     request = {
         "hook": "patient-view",
         "hookInstance": "x",
@@ -164,6 +167,7 @@ def test_cds_hooks_request_prefetch_is_read() -> None:
 
 
 def test_stu3_condition_is_upgraded_and_said_so() -> None:
+    """An STU3 Condition (string clinicalStatus, assertedDate) is read as SCLC, with a warning."""
     stu3 = {
         **SCLC,
         "clinicalStatus": "active",
@@ -176,6 +180,7 @@ def test_stu3_condition_is_upgraded_and_said_so() -> None:
 
 
 def test_several_patients_are_split_by_subject() -> None:
+    """Two patients in one bundle: one record each, holding the Conditions of its subject."""
     other = {"resourceType": "Patient", "id": "p2"}
     other_condition = {**SCLC, "id": "c2", "subject": {"reference": "Patient/p2"}}
     resources, _ = resources_from_json(collection(PATIENT, other, SCLC, other_condition))
@@ -189,6 +194,7 @@ def test_several_patients_are_split_by_subject() -> None:
 
 
 def test_ndjson_and_folders_are_merged(tmp_path: Path) -> None:
+    """A folder of NDJSON and JSON files is one record; a bad NDJSON line is skipped and named."""
     (tmp_path / "Patient.ndjson").write_text(json.dumps(PATIENT) + "\n")
     lines = [json.dumps(SCLC), "{not json", ""]
     (tmp_path / "Condition.ndjson").write_text("\n".join(lines))
@@ -208,6 +214,7 @@ def test_ndjson_and_folders_are_merged(tmp_path: Path) -> None:
 def test_unusable_files_raise_input_errors(
     tmp_path: Path, content: str | None, message: str
 ) -> None:
+    """A missing file, or a file that is not JSON, raises InputError saying which."""
     path = tmp_path / "input.json"
     if content is not None:
         path.write_text(content)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import service.hooks
+import service.pipeline
 from tests.http.conftest import AppFactory
 from tests.http.support import SERVICE_IDS, CheckedClient, hook_request
 
@@ -71,7 +71,7 @@ def _without(path: str, hook: str = "order-select") -> dict[str, Any]:
     ("url", "body", "expected"),
     [
         (PATIENT_VIEW, [], "must be a JSON object"),
-        (PATIENT_VIEW, {**hook_request(), "hook": None}, "hook is required"),
+        (PATIENT_VIEW, {**hook_request(), "hook": None}, "hook must be a string"),
         (
             PATIENT_VIEW,
             {k: v for k, v in hook_request().items() if k != "hook"},
@@ -80,7 +80,7 @@ def _without(path: str, hook: str = "order-select") -> dict[str, Any]:
         (ORDER_SELECT, _without("hookInstance"), "hookInstance is required"),
         (ORDER_SELECT, {**hook_request("order-select"), "hookInstance": ""}, "hookInstance"),
         (ORDER_SELECT, _without("context"), "context is required"),
-        (ORDER_SELECT, {**hook_request("order-select"), "context": "p1"}, "context is required"),
+        (ORDER_SELECT, {**hook_request("order-select"), "context": "p1"}, "context must be a JSON"),
         (ORDER_SELECT, _without("context.patientId"), "context.patientId is required"),
         (ORDER_SELECT, _without("context.selections"), "context.selections is required"),
         (ORDER_SELECT, _without("context.draftOrders"), "context.draftOrders is required"),
@@ -99,12 +99,12 @@ def test_a_malformed_request_is_400_naming_the_field(
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"patientId": ""}, "context.patientId must be a non-empty string"),
-        ({"patientId": 7}, "context.patientId must be a non-empty string"),
-        ({"selections": []}, "context.selections must be a non-empty list"),
-        ({"selections": [3]}, "context.selections must hold non-empty strings"),
-        ({"draftOrders": {"resourceType": "Patient"}}, "context.draftOrders must be a FHIR Bundle"),
-        ({"userId": ""}, "context.userId must be a non-empty string"),
+        ({"patientId": ""}, "context.patientId must not be blank"),
+        ({"patientId": 7}, "context.patientId must be a string"),
+        ({"selections": []}, "context.selections must not be empty"),
+        ({"selections": [3]}, "context.selections[0] must be a string"),
+        ({"draftOrders": {"resourceType": "Patient"}}, "context.draftOrders.resourceType must be"),
+        ({"userId": ""}, "context.userId must not be blank"),
     ],
 )
 def test_a_malformed_context_is_400(
@@ -120,7 +120,7 @@ def test_a_prefetch_value_that_is_not_a_resource_is_400(client: CheckedClient) -
     """Prefetch values are FHIR resources or null."""
     request = hook_request()
     request["prefetch"]["conditions"] = "Condition?patient=1"
-    assert "prefetch 'conditions'" in outcome(
+    assert "prefetch.conditions must be a JSON object" in outcome(
         client.post(PATIENT_VIEW, json=request), 400, "invalid"
     )
 
@@ -162,7 +162,9 @@ def test_an_unknown_service_is_404(client: CheckedClient, path: str) -> None:
 
 def test_an_unknown_path_is_404_json(client: CheckedClient) -> None:
     """Any other URL: a JSON 404, not Werkzeug's HTML page."""
-    outcome(client.get("/nothing/here"), 404, "not-found")
+    response = client.get("/nothing/here")
+    assert "no such endpoint" in outcome(response, 404, "not-found")
+    assert "<html" not in response.get_data(as_text=True).lower()
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_an_unexpected_failure_is_500_without_details(
     def broken(evaluation: Any) -> Any:
         raise RuntimeError("Jane Doe, born 1961-02-03, MRN 99812")
 
-    monkeypatch.setattr(service.hooks, "patient_view_cards", broken)
+    monkeypatch.setattr(service.pipeline, "patient_view_cards", broken)
     response = client.post(PATIENT_VIEW, json=hook_request())
     diagnostics = outcome(response, 500, "exception")
     assert "Jane" not in diagnostics and "Traceback" not in response.get_data(as_text=True)

@@ -60,6 +60,7 @@ def sandbox_call(client: CheckedClient, patient_id: str) -> Any:
 
 
 def test_capability_statement_names_r4_and_the_searchable_types(client: CheckedClient) -> None:
+    """/fhir/metadata is an R4 (4.0.1) CapabilityStatement naming the searchable types."""
     body = client.get("/fhir/metadata").get_json()
     assert (body["resourceType"], body["fhirVersion"]) == ("CapabilityStatement", "4.0.1")
     kinds = {r["type"] for r in body["rest"][0]["resource"]}
@@ -67,6 +68,7 @@ def test_capability_statement_names_r4_and_the_searchable_types(client: CheckedC
 
 
 def test_read_and_unknown_id(client: CheckedClient) -> None:
+    """A read answers application/fhir+json; an unknown id is a 404 OperationOutcome."""
     found = client.get("/fhir/Patient/third-line")
     assert found.status_code == 200 and found.mimetype == "application/fhir+json"
     assert found.get_json()["id"] == "third-line"
@@ -91,6 +93,7 @@ def test_plain_patient_listing_pages_with_next_links(client: CheckedClient) -> N
 
 
 def test_search_by_patient_subject_and_id(client: CheckedClient) -> None:
+    """`patient=` and `subject=Patient/` find the same resources; `_id=` finds exactly one."""
     by_patient = client.get("/fhir/MedicationStatement?patient=third-line").get_json()
     by_subject = client.get("/fhir/MedicationStatement?subject=Patient/third-line").get_json()
     assert by_patient["total"] == by_subject["total"] == 8
@@ -99,12 +102,14 @@ def test_search_by_patient_subject_and_id(client: CheckedClient) -> None:
 
 
 def test_post_search_reads_a_form_body(client: CheckedClient) -> None:
+    """POST `_search` with a form body searches like a GET query."""
     response = client.post("/fhir/Condition/_search", data={"patient": "third-line"})
     assert response.status_code == 200
     assert response.get_json()["total"] == 1
 
 
 def test_bad_count_is_a_json_400(client: CheckedClient) -> None:
+    """A `_count` that is not a number is a 400 OperationOutcome."""
     response = client.get("/fhir/Patient?_count=many")
     assert response.status_code == 400
     assert response.get_json()["resourceType"] == "OperationOutcome"
@@ -147,6 +152,7 @@ def test_include_medication_brings_the_referenced_medications(client: CheckedCli
     modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in body["entry"]}
     assert ("Medication", "include") in modes
     plain = client.get("/fhir/MedicationStatement?patient=medication-reference").get_json()
+    assert plain["entry"]
     assert all(e["resource"]["resourceType"] == "MedicationStatement" for e in plain["entry"])
 
 

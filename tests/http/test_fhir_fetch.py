@@ -89,7 +89,9 @@ def test_searches_are_posted_so_urls_hold_no_patient_id(client: CheckedClient) -
         client.post(PATIENT_VIEW, json=fetching_request(server.base_url, token=None))
     reads = [s for s in server.seen if s.method == "GET"]
     assert [(s.path, s.query) for s in reads] == [(f"/fhir/Patient/{patient_id}", "")]
-    for seen in server.searches():
+    searches = list(server.searches())
+    assert searches
+    for seen in searches:
         assert seen.method == "POST" and seen.path.endswith("/_search")
         assert patient_id not in seen.path + seen.query
         assert f"patient={patient_id}" in seen.body
@@ -356,6 +358,7 @@ def test_a_fhir_server_outside_the_allow_list_is_never_queried(make_app: AppFact
 def test_a_fhir_server_on_the_allow_list_is_queried(
     make_app: AppFactory, prefetch_cards: list[dict[str, Any]]
 ) -> None:
+    """A fhirServer on SCLC_CDS_FHIR_SERVERS is queried: the same cards as with full prefetch."""
     with FhirServer(fixture_bundle(), token=TOKEN) as server:
         client = make_app(
             FHIR_SERVERS=f"https://ehr.example.org/fhir,{server.base_url}"
@@ -366,5 +369,6 @@ def test_a_fhir_server_on_the_allow_list_is_queried(
 
 
 def test_the_allow_list_must_name_http_urls(make_app: AppFactory) -> None:
+    """An allow-list entry that is not an http(s) URL is refused when the app is built."""
     with pytest.raises(ValueError, match="SCLC_CDS_FHIR_SERVERS"):
         make_app(FHIR_SERVERS="ftp://x")

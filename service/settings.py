@@ -1,14 +1,18 @@
-"""The app's settings, checked once from `app.config` when the app is created.
+"""Every setting of the service, read once into one typed `Settings` object.
 
-`service.create_app` fills `app.config` from `DEFAULTS`, then the `SCLC_CDS_*`
-environment variables (`from_prefixed_env`, which JSON-decodes values it can), then a
-test config. `Settings.from_config` turns that into typed values and fails with a
-ValueError naming the variable when one is unusable, so a bad setting stops the
-service at start, not at the first hook call.
+The app (`service.create_app`), the CLI (`sclc-cds evaluate`, `sclc-cds serve`) and the
+server configuration all read their settings here: `DEFAULTS`, then the `SCLC_CDS_*`
+environment variables (JSON-decoded where they parse, as Flask's `from_prefixed_env`
+does), then a test config. `Settings.from_config` turns that into typed values and
+fails with a ValueError naming the variable when one is unusable, so a bad setting
+stops the service at start, not at the first hook call. `VARIABLES` lists every
+variable with its meaning; the README's configuration table is checked against it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -17,16 +21,17 @@ from typing import Any
 
 import requests
 
-from service.config import THRESHOLD_PREFIX, thresholds_from_env
-from service.engine import Thresholds
+from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
 from service.fhir.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
 from service.http.auth import JwtPolicy, load_jwks
 
-__all__ = ["DEFAULTS", "ENV_PREFIX", "Settings"]
+__all__ = ["DEFAULTS", "ENV_PREFIX", "VARIABLES", "Settings", "load_config"]
 
 ENV_PREFIX = "SCLC_CDS"
 # Every setting, by its app.config key (the environment variable is SCLC_CDS_<key>).
 DEFAULTS: Mapping[str, Any] = {
+    "HOST": "127.0.0.1",  # the address `sclc-cds serve` listens on
+    "PORT": 8080,
     "TODAY": None,  # evaluation date YYYY-MM-DD; None: the day of each call
     "FEEDBACK_DB": None,  # SQLite file; None: <instance path>/feedback.sqlite3
     "MAX_BODY_BYTES": 5 * 1024 * 1024,
@@ -42,9 +47,17 @@ DEFAULTS: Mapping[str, Any] = {
     "FHIR_SERVERS": None,  # comma-separated fhirServer URL prefixes to query; None: any
     "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the repository's
 }
+# Settings that are not environment variables (callables tests and embedders inject).
+NOT_FROM_ENV = frozenset({"FHIR_SESSION_FACTORY"})
+THRESHOLD_KEY = "THRESHOLD_"  # SCLC_CDS_THRESHOLD_<FIELD> overrides Thresholds.<field>
+# Every environment variable the service reads (the README's configuration table).
+VARIABLES: tuple[str, ...] = (
+    *(f"{ENV_PREFIX}_{key}" for key in DEFAULTS if key not in NOT_FROM_ENV),
+    f"{ENV_PREFIX}_{THRESHOLD_KEY}<NAME>",
+)
 # The scenario fixtures beside the package in a source checkout (the container sets
 # SCLC_CDS_FIXTURES_DIR to its own copy).
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fhir_fixtures"
+DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fhir_fixtures"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -116,13 +129,38 @@ def _servers(value: Any) -> tuple[str, ...] | None:
 
 
 def _thresholds(config: Mapping[str, Any]) -> Thresholds:
-    prefix = "THRESHOLD_"
-    overrides = {
-        THRESHOLD_PREFIX + key.removeprefix(prefix): str(value)
-        for key, value in config.items()
-        if key.startswith(prefix)
-    }
-    return thresholds_from_env(overrides)
+    """`Thresholds` with any `THRESHOLD_<FIELD>` overrides; ValueError names the variable."""
+    changes: dict[str, Any] = {}
+    for spec in dataclasses.fields(Thresholds):
+        key = THRESHOLD_KEY + spec.name.upper()
+        if key not in config:
+            continue
+        default = getattr(DEFAULT_THRESHOLDS, spec.name)
+        try:
+            changes[spec.name] = type(default)(str(config[key]))
+        except ValueError:
+            raise ValueError(f"{_name(key)} must be a {type(default).__name__}") from None
+    return dataclasses.replace(DEFAULT_THRESHOLDS, **changes)
+
+
+def load_config(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`DEFAULTS`, then `SCLC_CDS_*` variables (JSON-decoded when they parse), then
+    `overrides`: the one reading of the environment."""
+    config = dict(DEFAULTS)
+    prefix = f"{ENV_PREFIX}_"
+    for name in sorted(environ):
+        if not name.startswith(prefix):
+            continue
+        value: Any = environ[name]
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+        config[name.removeprefix(prefix)] = value
+    config.update(overrides or {})
+    return config
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +178,8 @@ class Settings:
     jwt: JwtPolicy | None
     base_url: str | None
     fixtures_dir: Path = DEFAULT_FIXTURES_DIR
+    host: str = "127.0.0.1"
+    port: int = 8080
     fhir_servers: tuple[str, ...] | None = None
 
     def may_query(self, server: str) -> bool:
@@ -151,6 +191,17 @@ class Settings:
     def evaluation_date(self) -> date:
         """The day the engine evaluates at: the fixed `TODAY`, else today."""
         return self.today or date.today()
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        instance_path: str = ".",
+    ) -> Settings:
+        """The settings of `environ` (and `overrides`), checked."""
+        return cls.from_config(load_config(environ, overrides), instance_path=instance_path)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, instance_path: str) -> Settings:
@@ -184,4 +235,6 @@ class Settings:
             base_url=str(base_url).rstrip("/") if base_url else None,
             fixtures_dir=Path(config.get("FIXTURES_DIR") or DEFAULT_FIXTURES_DIR),
             fhir_servers=_servers(config.get("FHIR_SERVERS")),
+            host=str(config.get("HOST") or "127.0.0.1"),
+            port=_number(config, "PORT", int),
         )

@@ -1,0 +1,30 @@
+"""The CDS services: the registry (`registry`), reading a call (`request`) and its
+drafted orders (`drafts`). Data flows HTTP → `parse_hook_request` → the patient's
+record through `service.pipeline` → the service's handler → cards."""
+
+from service.hooks.drafts import DraftMedication, drafted_agents, read_drafts
+from service.hooks.registry import (
+    PREFETCH,
+    SERVICES,
+    Card,
+    Handler,
+    Service,
+    discovery,
+    find_service,
+)
+from service.hooks.request import HookRequest, parse_hook_request
+
+__all__ = [
+    "PREFETCH",
+    "SERVICES",
+    "Card",
+    "DraftMedication",
+    "Handler",
+    "HookRequest",
+    "Service",
+    "discovery",
+    "drafted_agents",
+    "find_service",
+    "parse_hook_request",
+    "read_drafts",
+]
