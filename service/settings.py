@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,16 @@ DEFAULTS: Mapping[str, Any] = {
     "CORS_ORIGINS": "*",
     "FHIR_SERVERS": None,  # comma-separated fhirServer URL prefixes to query; None: any
     "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the repository's
+    "DATABASE_URL": None,  # SQLAlchemy URL (postgresql+psycopg://…); None: SQLite FEEDBACK_DB
+    "FHIR_BUDGET_SECONDS": 5.0,  # wall clock for all FHIR requests of one hook call
+    "FHIR_MAX_ANSWER_BYTES": 10 * 1024 * 1024,  # one answer of the FHIR server
+    "FHIR_MAX_CALL_BYTES": 32 * 1024 * 1024,  # every answer of one hook call together
+    "WORKERS": None,  # gunicorn worker processes; None: one per CPU
+    "THREADS": 4,  # threads of each worker
+    "TLS_CERT": None,  # PEM certificate: `sclc-cds serve` speaks HTTPS itself
+    "TLS_KEY": None,  # its private key
+    "INSECURE": False,  # true: allow serving a non-loopback address without JWTs (loud)
+    "DEMO": None,  # /demo and the fixture /fhir; None: on when bound to loopback only
 }
 # Settings that are not environment variables (callables tests and embedders inject).
 NOT_FROM_ENV = frozenset({"FHIR_SESSION_FACTORY"})
@@ -181,6 +192,16 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     fhir_servers: tuple[str, ...] | None = None
+    database_url: str | None = None
+    fhir_budget_seconds: float = 5.0
+    fhir_max_answer_bytes: int = 10 * 1024 * 1024
+    fhir_max_call_bytes: int = 32 * 1024 * 1024
+    workers: int = 1
+    threads: int = 4
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure: bool = False
+    demo: bool | None = None
 
     def may_query(self, server: str) -> bool:
         """Whether the service may send requests to this fhirServer (SCLC_CDS_FHIR_SERVERS)."""
@@ -237,4 +258,18 @@ class Settings:
             fhir_servers=_servers(config.get("FHIR_SERVERS")),
             host=str(config.get("HOST") or "127.0.0.1"),
             port=_number(config, "PORT", int),
+            database_url=str(config["DATABASE_URL"]) if config.get("DATABASE_URL") else None,
+            fhir_budget_seconds=_number(config, "FHIR_BUDGET_SECONDS", float),
+            fhir_max_answer_bytes=_number(config, "FHIR_MAX_ANSWER_BYTES", int),
+            fhir_max_call_bytes=_number(config, "FHIR_MAX_CALL_BYTES", int),
+            workers=(
+                _number(config, "WORKERS", int)
+                if config.get("WORKERS") is not None
+                else max(1, os.cpu_count() or 1)
+            ),
+            threads=_number(config, "THREADS", int),
+            tls_cert=Path(config["TLS_CERT"]) if config.get("TLS_CERT") else None,
+            tls_key=Path(config["TLS_KEY"]) if config.get("TLS_KEY") else None,
+            insecure=_flag(config, "INSECURE"),
+            demo=None if config.get("DEMO") in (None, "", "auto") else _flag(config, "DEMO"),
         )
