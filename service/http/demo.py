@@ -11,11 +11,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from service.engine.model import Evaluation, Line
-from service.errors import InputError, NotFound
+from service.errors import NotFound
 from service.fhir import resources_from_json
+from service.http.body import json_body
 from service.http.fhir import fixture_store
 from service.http.state import evaluation_date, state
 from service.pipeline import assess
@@ -152,9 +153,7 @@ def _header(resource: dict[str, Any] | None, evaluation: Evaluation) -> dict[str
 @blueprint.post("/demo/api/evaluate")
 def evaluate_bundle() -> Response:
     """Evaluate a posted Bundle: header, evaluation (without cards) and timeline."""
-    document = request.get_json(silent=True)
-    if document is None:
-        raise InputError("the body must be a FHIR JSON Bundle or resource")
+    document = json_body()
     resources, warnings = resources_from_json(document, origin="posted bundle")
     assessment = assess(
         resources,

@@ -7,17 +7,17 @@ are request hooks of this blueprint.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 
 from service import hooks
-from service.errors import InputError, PrefetchUnavailable
+from service.errors import PrefetchUnavailable
 from service.feedback import parse_feedback
 from service.fhir.client import FhirClient, Gathered, gather
 from service.http.auth import verify_bearer
+from service.http.body import json_body
 from service.http.log import log_call
 from service.http.state import state
 from service.pipeline import assess
@@ -28,22 +28,6 @@ blueprint = Blueprint("hooks", __name__)
 
 CALL = "hooks.call_service"
 FEEDBACK = "hooks.feedback"
-
-
-def json_body() -> Any:
-    """The request's JSON; InputError (400) when it is not JSON, 413 past the size limit."""
-    if not request.is_json:
-        raise InputError("send the body as JSON with Content-Type: application/json")
-    raw = request.get_data(cache=False)  # raises RequestEntityTooLarge past the limit
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise InputError("the request body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"the request body is not valid JSON (line {error.lineno}, column {error.colno}:"
-            f" {error.msg})"
-        ) from None
 
 
 def _endpoint_url() -> str:
