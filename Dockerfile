@@ -1,6 +1,15 @@
 # The CDS Hooks service under gunicorn, with the knowledge base and the fixtures inside.
 #   docker build -t sclc-relapse-cds .      (here: make image, which uses podman)
-#   docker run -p 8080:8080 -v sclc-feedback:/data sclc-relapse-cds
+# The image listens on 0.0.0.0, so it refuses to start without JWT authentication
+# (issue 9). A real deployment, behind a TLS proxy at https://cds.example.org:
+#   docker run -p 8080:8080 -v sclc-feedback:/data \
+#     -e SCLC_CDS_BASE_URL=https://cds.example.org \
+#     -e SCLC_CDS_JWT_REQUIRED=true \
+#     -e SCLC_CDS_JWT_ISSUERS='{"https://ehr.example.org": {"jwks": "https://ehr.example.org/.well-known/jwks.json"}}' \
+#     -e SCLC_CDS_FHIR_SERVERS=https://ehr.example.org/fhir \
+#     -e SCLC_CDS_DATABASE_URL=postgresql+psycopg://cds@db.example.org/cds \
+#     sclc-relapse-cds
+# (the demo and the fixture /fhir are off on a non-loopback address unless SCLC_CDS_DEMO=true)
 # Two stages: the build stage installs the project into a virtual environment, every
 # dependency at the version constraints.txt pins (`make lock`); the runtime stage copies
 # only that environment and the fixtures, and runs as a non-root user.

@@ -14,7 +14,6 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 
-from service.feedback import FeedbackStore
 from service.fhirstore import FixtureStore
 from service.http import demo_blueprint, fhir_blueprint, hooks_blueprint, meta_blueprint
 from service.http.errors import register_error_handlers
@@ -22,6 +21,7 @@ from service.http.fhir import STORE_KEY
 from service.http.log import configure_logging
 from service.http.state import AppState, install
 from service.settings import DEFAULTS, Settings, load_config
+from service.store import Store, database_url
 
 __all__ = ["DEFAULTS", "create_app"]
 
@@ -53,14 +53,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(os.environ, test_config))
     settings = Settings.from_config(app.config, instance_path=app.instance_path)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    install(app, AppState(settings=settings, feedback=FeedbackStore(settings.feedback_db)))
+    # The feedback and JWT-replay database (SQLite file, or SCLC_CDS_DATABASE_URL), its
+    # schema created here, once.
+    store = Store.open(database_url(settings.database_url, settings.feedback_db))
+    install(app, AppState(settings=settings, feedback=store))
 
     app.extensions[STORE_KEY] = FixtureStore.from_dir(settings.fixtures_dir)
 
     app.register_blueprint(meta_blueprint)
     app.register_blueprint(hooks_blueprint)
-    app.register_blueprint(fhir_blueprint)
-    app.register_blueprint(demo_blueprint)
+    if settings.demo_enabled:  # SCLC_CDS_DEMO; `sclc-cds serve` turns it off off-loopback
+        app.register_blueprint(fhir_blueprint)
+        app.register_blueprint(demo_blueprint)
     register_error_handlers(app)
     app.after_request(_preflight_headers)  # registered first, so it runs after flask-cors
     CORS(

@@ -25,7 +25,7 @@ from service.engine.model import Evaluation, Line, Platinum
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Citation, Knowledge, Option, Trial, load_knowledge
 
-__all__ = ["SUMMARY_LIMIT", "order_cards", "patient_view_cards"]
+__all__ = ["SUMMARY_LIMIT", "check_the_record", "order_cards", "patient_view_cards"]
 
 Indicator = Literal["info", "warning", "critical"]
 
@@ -593,6 +593,11 @@ def patient_view_cards(
         maker.trial_card(maker.knowledge.trial(t.id)) for t in e.trials if t.id == TRIAL_ID
     )
     return cards
+
+
+def check_the_record(evaluation: Evaluation, *, knowledge: Knowledge | None = None) -> list[str]:
+    """The items the summary card lists under "Check the record" (§11), as its markdown."""
+    return _CardMaker(evaluation, knowledge or load_knowledge())._check_items()
 
 
 def order_cards(

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from service import create_app, synth
 from service.errors import InputError
 from service.fhir import load_path
-from service.http.server import serve
+from service.http.server import exposure_problem, is_loopback, serve
 from service.pipeline import assess, assess_each
 from service.settings import Settings
 
@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=int, default=None, help="port to listen on (default: $SCLC_CDS_PORT, 8080)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn worker processes (default: $SCLC_CDS_WORKERS, one per CPU)",
     )
     fixtures = commands.add_parser("fixtures", help="synthetic SCLC patients for tests")
     kinds = fixtures.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -180,15 +186,29 @@ def _evaluate(args: argparse.Namespace) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    app = create_app()  # a bad SCLC_CDS_* setting fails here, before gunicorn starts
-    settings = Settings.from_env(os.environ)
-    serve(app, host=args.host or settings.host, port=args.port or settings.port)
+    settings = Settings.from_env(os.environ)  # a bad SCLC_CDS_* setting fails here
+    host = args.host or settings.host
+    problem = exposure_problem(settings, host)
+    if problem:
+        raise InputError(problem)
+    # The demo and the fixture /fhir: on by default only when bound to loopback.
+    demo = is_loopback(host) if settings.demo is None else settings.demo
+    app = create_app({"DEMO": demo})
+    serve(
+        app,
+        settings,
+        host=host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+    )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "handler"):  # commands wired in from their packages (screen, ...)
+            return int(args.handler(args))
         if args.command == "serve":
             return _serve(args)
         if args.command == "fixtures":

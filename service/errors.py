@@ -7,7 +7,9 @@
     ├── NotFound                 404  unknown service or resource
     ├── MethodNotAllowed         405  an HTTP method the endpoint does not answer
     ├── PayloadTooLarge          413  request body over the limit
-    └── PrefetchUnavailable      412  data missing and no usable FHIR server
+    ├── PrefetchUnavailable      412  data missing and no usable FHIR server
+    └── StoreUnavailable         503  the database is unreachable: try again later
+        └── TokenStoreUnavailable  503  the JWT replay check could not reach it
 
 The CLI turns `InputError` into exit code 2 with a one-line message; the HTTP layer
 turns each class into its status with an OperationOutcome body (`code` is its
@@ -24,6 +26,8 @@ __all__ = [
     "PayloadTooLarge",
     "PrefetchUnavailable",
     "SclcCdsError",
+    "StoreUnavailable",
+    "TokenStoreUnavailable",
     "Unauthorized",
     "UnsupportedInput",
 ]
@@ -68,3 +72,16 @@ class PayloadTooLarge(SclcCdsError):
 class PrefetchUnavailable(SclcCdsError):
     status = 412
     code = "incomplete"
+
+
+class StoreUnavailable(SclcCdsError):
+    """The feedback database does not answer (down, restarting, locked too long);
+    nothing was acknowledged, so the client may send the same request again."""
+
+    status = 503
+    code = "transient"
+
+
+class TokenStoreUnavailable(StoreUnavailable):
+    """`remember_token` could not reach the database: the JWT can be neither accepted
+    nor refused as a replay."""

@@ -1,45 +1,27 @@
-"""CDS Hooks feedback: checked against the specification and kept in SQLite.
+"""CDS Hooks feedback, checked against the specification.
 
 `parse_feedback` checks a feedback request against the wire model
 (`service.wire.FeedbackRequest`: "Feedback" of CDS Hooks 2.0.1) and raises InputError
-(400) naming the first field at fault.
-
-`FeedbackStore` keeps every item durably (one SQLite file, WAL, synchronous=FULL).
-Clients may deliver the same feedback more than once; an item is stored once, keyed by
-service id, card, outcome, timestamp and a hash of the whole item.
+(400) naming the first field at fault. `service.store.Store.add_feedback` keeps the
+items; clients may deliver the same feedback more than once, and an item is stored once,
+keyed by service id, card, outcome, timestamp and a hash of the whole item
+(`FeedbackItem.sha256`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Mapping, Sequence
-from contextlib import closing
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Literal
 
 from service import wire
-from service.errors import SclcCdsError
 
-__all__ = ["FeedbackItem", "FeedbackStore", "parse_feedback"]
+__all__ = ["FeedbackItem", "parse_feedback"]
 
 Outcome = Literal["accepted", "overridden"]
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id                INTEGER PRIMARY KEY,
-    service_id        TEXT NOT NULL,
-    card              TEXT NOT NULL,
-    outcome           TEXT NOT NULL,
-    outcome_timestamp TEXT NOT NULL,
-    item_sha256       TEXT NOT NULL,
-    item              TEXT NOT NULL,
-    received_at       TEXT NOT NULL,
-    UNIQUE (service_id, card, outcome, outcome_timestamp, item_sha256)
-)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,61 +54,3 @@ def parse_feedback(body: Any) -> tuple[FeedbackItem, ...]:
         )
         for item, raw in zip(request.feedback, body["feedback"], strict=True)
     )
-
-
-class FeedbackStore:
-    """Feedback items in one SQLite file, created (with its folder) on first use.
-
-    Each call opens its own connection, so the store is safe across threads and
-    processes (SQLite's locking; WAL lets readers go on while one writes).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10.0)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")  # durable at commit
-        connection.execute(_SCHEMA)
-        return connection
-
-    def add(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
-        """Store `items` for `service_id`; the number not stored before (duplicates: 0)."""
-        received = datetime.now(UTC).isoformat(timespec="seconds")
-        try:
-            with closing(self._connect()) as connection, connection:
-                stored = 0
-                for item in items:
-                    cursor = connection.execute(
-                        "INSERT OR IGNORE INTO feedback (service_id, card, outcome,"
-                        " outcome_timestamp, item_sha256, item, received_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            service_id,
-                            item.card,
-                            item.outcome,
-                            item.outcome_timestamp.isoformat(),
-                            item.sha256,
-                            json.dumps(item.item, sort_keys=True),
-                            received,
-                        ),
-                    )
-                    stored += cursor.rowcount
-        except sqlite3.Error as error:
-            raise SclcCdsError(
-                f"feedback could not be stored ({error.__class__.__name__})"
-            ) from None
-        return stored
-
-    def count(self, service_id: str | None = None) -> int:
-        """How many items are stored (for one service, or in all)."""
-        with closing(self._connect()) as connection:
-            if service_id is None:
-                row = connection.execute("SELECT COUNT(*) FROM feedback").fetchone()
-            else:
-                row = connection.execute(
-                    "SELECT COUNT(*) FROM feedback WHERE service_id = ?", (service_id,)
-                ).fetchone()
-        return int(row[0])

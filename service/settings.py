@@ -24,7 +24,8 @@ import requests
 
 from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
 from service.fhir.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
-from service.http.auth import JwtPolicy, load_jwks
+from service.fhir.urls import normalise
+from service.http.auth import JwtPolicy, policy_from_settings
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "VARIABLES", "Settings", "load_config"]
 
@@ -107,16 +108,6 @@ def _today(value: Any) -> date | None:
         raise ValueError(f"{_name('TODAY')} must be a date (YYYY-MM-DD)") from None
 
 
-def _issuers(value: Any) -> frozenset[str] | None:
-    if value is None or value == "":
-        return None
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"{_name('JWT_ISSUERS')} must be a comma-separated list of URLs")
-    issuers = frozenset(i.strip() for i in items if i.strip())
-    return issuers or None
-
-
 def _origins(value: Any) -> str | list[str]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -133,9 +124,11 @@ def _servers(value: Any) -> tuple[str, ...] | None:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ValueError(f"{_name('FHIR_SERVERS')} must be a comma-separated list of URLs")
-    prefixes = tuple(i.strip().rstrip("/") + "/" for i in items if i.strip())
-    if not all(p.startswith(("http://", "https://")) for p in prefixes):
-        raise ValueError(f"{_name('FHIR_SERVERS')} must list http(s) URLs")
+    try:
+        # Normalised here, so a bad entry stops the service at start (service.fhir.urls).
+        prefixes = tuple(normalise(i.strip()) for i in items if i.strip())
+    except ValueError:
+        raise ValueError(f"{_name('FHIR_SERVERS')} must list http(s) URLs") from None
     return prefixes or None
 
 
@@ -203,11 +196,11 @@ class Settings:
     insecure: bool = False
     demo: bool | None = None
 
-    def may_query(self, server: str) -> bool:
-        """Whether the service may send requests to this fhirServer (SCLC_CDS_FHIR_SERVERS)."""
-        if self.fhir_servers is None:
-            return True
-        return any(server.rstrip("/") + "/" == p or server.startswith(p) for p in self.fhir_servers)
+    @property
+    def demo_enabled(self) -> bool:
+        """/demo and the fixture /fhir are served (unset: on; `sclc-cds serve` decides by
+        the address it binds)."""
+        return self.demo is not False
 
     def evaluation_date(self) -> date:
         """The day the engine evaluates at: the fixed `TODAY`, else today."""
@@ -228,18 +221,20 @@ class Settings:
     def from_config(cls, config: Mapping[str, Any], *, instance_path: str) -> Settings:
         """Checked settings; ValueError names the variable that is unusable."""
         jwt_policy = None
+        base_url = config.get("BASE_URL") or None
         if _flag(config, "JWT_REQUIRED"):
-            jwks = config.get("JWT_JWKS")
-            if not jwks:
-                raise ValueError(f"{_name('JWT_REQUIRED')} needs {_name('JWT_JWKS')} (a file)")
-            jwt_policy = JwtPolicy(
-                keys=load_jwks(Path(jwks)), issuers=_issuers(config.get("JWT_ISSUERS"))
+            if not base_url:
+                # The JWT's aud is this URL: never taken from the request's Host header.
+                raise ValueError(
+                    f"{_name('JWT_REQUIRED')} needs {_name('BASE_URL')} (the aud JWTs name)"
+                )
+            jwt_policy = policy_from_settings(
+                config.get("JWT_ISSUERS"), config.get("JWT_JWKS"), where=_name("JWT_REQUIRED")
             )
         database = config.get("FEEDBACK_DB") or Path(instance_path) / "feedback.sqlite3"
         session_factory = config.get("FHIR_SESSION_FACTORY")
         if not callable(session_factory):
             raise ValueError("FHIR_SESSION_FACTORY must make a requests.Session")
-        base_url = config.get("BASE_URL") or None
         return cls(
             today=_today(config.get("TODAY")),
             thresholds=_thresholds(config),

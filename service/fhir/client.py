@@ -4,36 +4,55 @@
   ("Prefetch tokens").
 - `FhirClient` reads (`GET Type/id`) and searches (`POST Type/_search`, falling back to
   `GET Type?…`), following `Bundle.link[next]` up to a page cap, with the
-  `fhirAuthorization` bearer token and connect/read timeouts ("FHIR Resource Access").
+  `fhirAuthorization` bearer token ("FHIR Resource Access"), within the `Limits` of one
+  hook call: one wall-clock budget for all its requests, bytes per answer and per call.
 - `gather` takes each prefetch key from the request when it is there and fetches the
-  rest; a key that holds an OperationOutcome counts as missing, a `null` key means the
-  client has no data ("Prefetch Template"). Data missing with no usable server raises
-  `PrefetchUnavailable` (HTTP 412).
+  rest, the keys concurrently; a key that holds an OperationOutcome counts as missing,
+  a `null` key means the client has no data ("Prefetch Template"). Data missing with
+  no usable server raises `PrefetchUnavailable` (HTTP 412).
 
-Messages name prefetch keys and HTTP statuses, never URLs, ids or tokens: they reach
-the caller as OperationOutcome diagnostics and the log.
+Bounds, because the FHIR server is named by the caller and may be hostile: answers are
+read as they arrive, the deadline and byte counts checked between reads, so a server
+dripping one byte at a time holds a call no longer than the budget; redirects are not
+followed; every URL is normalised and must stay under the FHIR server's base
+(`service.fhir.urls`), so the token goes nowhere else. Every way the server can fail
+(refused, silent, reset, TLS, HTTP status, not FHIR JSON, too large, redirected, out of
+time) gives the caller one and the same message, so a caller learns nothing about the
+ports of the network the service sits in; the log records the error class, never a
+URL, id or token.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
+import urllib3.exceptions
 
 from service.errors import InputError, PrefetchUnavailable
 from service.fhir.load import RawResource, resources_from_json
+from service.fhir.urls import allowed, normalise
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEFAULT_PAGE_CAP",
     "DEFAULT_TIMEOUTS",
+    "MAX_THREADS",
     "FhirClient",
     "Fetched",
     "Gathered",
+    "Limits",
     "SessionFactory",
     "Timeouts",
     "gather",
@@ -48,7 +67,8 @@ SessionFactory = Callable[[], requests.Session]
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds to wait for a connection and then for each read from the FHIR server."""
+    """Seconds to wait for a connection and then for each read from the FHIR server
+    (each never more than what is left of the call's budget)."""
 
     connect: float = 3.05
     read: float = 10.0
@@ -56,8 +76,31 @@ class Timeouts:
 
 DEFAULT_TIMEOUTS = Timeouts()
 # A patient's searchset rarely needs more than a few pages of a server's default size;
-# the cap bounds the time one hook call can spend paging.
+# the cap bounds the requests one key can make.
 DEFAULT_PAGE_CAP = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one hook call may spend on its FHIR server: `seconds` of wall clock for all
+    its requests, `answer_bytes` per answer, `call_bytes` for all answers together,
+    `page_cap` pages per search, and the socket `timeouts`."""
+
+    seconds: float = 5.0
+    answer_bytes: int = 10 * 1024 * 1024
+    call_bytes: int = 32 * 1024 * 1024
+    page_cap: int = DEFAULT_PAGE_CAP
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+
+
+DEFAULT_LIMITS = Limits()
+# Threads of one call: one per prefetch key (the registry's services have six).
+MAX_THREADS = 6
+# After the deadline, how long the call waits for its requests to notice and hand over
+# the pages they read; the call answers within budget + this + its own work.
+_GRACE_SECONDS = 0.25
+# Bytes asked of the socket per read: `read1` returns what has arrived, up to this.
+_CHUNK_BYTES = 64 * 1024
 
 # "Prefetch tokens": `{{context.<root-level field>}}` and the four user identifiers.
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
@@ -72,6 +115,7 @@ _SEARCH = re.compile(r"^([A-Z][A-Za-z]+)(?:\?(.*))?$")
 # A server that does not take `POST _search` answers one of these; GET is tried then.
 _NO_POST_SEARCH = frozenset({404, 405, 501})
 _FHIR_JSON = "application/fhir+json, application/json;q=0.9"
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def _token_value(name: str, context: Mapping[str, Any]) -> str:
@@ -126,29 +170,44 @@ def _entries(bundle: Mapping[str, Any]) -> list[Any]:
     return list(entries) if isinstance(entries, list) else []
 
 
-class _Refused(PrefetchUnavailable):
-    """The FHIR server answered an HTTP error status."""
+class _Unusable(Exception):
+    """One request to the FHIR server gave nothing usable. `reason` is for the log only
+    (an error class or a word, never a URL, id or token); `status` is the HTTP status
+    when the server answered one."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the FHIR server answered HTTP {status}")
-        self.status_code = status
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class _OutOfTime(_Unusable):
+    """The call's budget ended (or the call stopped its requests) before the answer."""
+
+    def __init__(self) -> None:
+        super().__init__("budget")
 
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """A read's resource, or a search's Bundle holding the entries of every page read.
 
-    `capped_at` is the number of pages read when the page cap stopped the paging.
+    `cut_short` says why the paging stopped before the last page ("page cap" or "time
+    budget"), after `pages` pages; None when there was no page left to read.
     """
 
     document: dict[str, Any]
-    capped_at: int | None = None
+    pages: int = 1
+    cut_short: str | None = None
 
 
 class FhirClient:
-    """A CDS client's FHIR server, on behalf of one hook call.
+    """A CDS client's FHIR server, on behalf of one hook call, within `limits`.
 
-    The session is the caller's (tests inject their own); the client never closes it.
+    The budget starts when the client is made. `base_url` is normalised
+    (`service.fhir.urls`; ValueError when it cannot be) and every request must stay
+    under it. Each thread that sends requests gets a session of its own from
+    `sessions` (a requests.Session is not thread-safe); `close` closes them all.
     `requests_made` counts HTTP requests, for the hook's log line.
     """
 
@@ -157,93 +216,193 @@ class FhirClient:
         base_url: str,
         *,
         token: str | None,
-        session: requests.Session,
-        page_cap: int = DEFAULT_PAGE_CAP,
-        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        sessions: SessionFactory,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._origin = urlsplit(self.base_url)[:2]
+        self.base_url = normalise(base_url).rstrip("/")
+        self.limits = limits
+        self._deadline = time.monotonic() + limits.seconds
         self._headers = {"Accept": _FHIR_JSON}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self._session = session
-        self._page_cap = max(1, page_cap)
-        self._timeouts = (timeouts.connect, timeouts.read)
+        self._sessions = sessions
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[requests.Session] = []
+        self._closed = False
+        self._reading: set[requests.Response] = set()
+        self._call_bytes = 0
         self.requests_made = 0
 
-    def _send(self, method: str, url: str, *, data: Any = None) -> dict[str, Any]:
-        self.requests_made += 1
-        try:
-            response = self._session.request(
-                method, url, headers=self._headers, data=data, timeout=self._timeouts
-            )
-        except requests.ReadTimeout:
-            raise PrefetchUnavailable(
-                f"the FHIR server did not answer within {self._timeouts[1]:g} s"
-            ) from None
-        except requests.RequestException as error:
-            raise PrefetchUnavailable(
-                f"the FHIR server could not be reached ({error.__class__.__name__})"
-            ) from None
-        if response.status_code >= 400:
-            raise _Refused(response.status_code)
-        try:
-            document = response.json()
-        except ValueError:
-            raise PrefetchUnavailable("the FHIR server's answer is not JSON") from None
-        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-            raise PrefetchUnavailable("the FHIR server's answer is not a FHIR resource")
-        if _is_operation_outcome(document):
-            raise PrefetchUnavailable("the FHIR server answered with an OperationOutcome")
-        return document
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def remaining(self) -> float:
+        """Seconds left of the call's budget (none when 0 or less)."""
+        return self._deadline - time.monotonic()
+
+    def stop(self) -> None:
+        """End the budget now, from any thread: answers being read are cut (their reads
+        wake at once) and no new request starts."""
+        with self._lock:
+            self._deadline = min(self._deadline, time.monotonic())
+            reading = list(self._reading)
+        for response in reading:
+            # Already closed by its thread, or released: nothing left to cut.
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                response.raw.shutdown()
+
+    def close(self) -> None:
+        """Close every session the client opened."""
+        with self._lock:
+            opened, self._opened, self._closed = self._opened, [], True
+        for session in opened:
+            session.close()
+
+    def fetch(self, query: str) -> Fetched:
+        """A read (`Type/id`) or a search (`Type?params`, every page read in one Bundle)."""
+        if _READ.match(query):
+            return Fetched(self._send("GET", f"{self.base_url}/{query}"))
+        hit = _SEARCH.match(query)
+        if hit is None:
+            raise _Unusable("not-a-read-or-search")
+        params = parse_qsl(hit.group(2) or "", keep_blank_values=True)
+        return self.complete(self._search(hit.group(1), params))
+
+    def complete(self, bundle: dict[str, Any]) -> Fetched:
+        """`bundle` with the entries of its following pages (`link[next]`).
+
+        Next links must be absolute and under the FHIR server's base: the bearer token
+        goes nowhere else. Reaching the page cap or the end of the budget keeps the
+        pages read (logged, and reported in `cut_short`); it is not an error.
+        """
+        if bundle.get("resourceType") != "Bundle":
+            raise _Unusable("not-a-bundle")
+        entries = _entries(bundle)
+        page, pages = bundle, 1
+        while (url := _next_link(page)) is not None:
+            if pages >= self.limits.page_cap:
+                return _cut(bundle, entries, pages=pages, why="page cap")
+            try:
+                page = self._send("GET", url)
+            except _OutOfTime:
+                return _cut(bundle, entries, pages=pages, why="time budget")
+            if page.get("resourceType") != "Bundle":
+                raise _Unusable("not-a-bundle")
+            entries.extend(_entries(page))
+            pages += 1
+        return Fetched({**bundle, "entry": entries, "link": []}, pages=pages)
 
     def _search(self, kind: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         """The first page: `POST Type/_search` (keeps the patient id out of URLs)."""
         try:
             return self._send("POST", f"{self.base_url}/{kind}/_search", data=params)
-        except _Refused as error:
-            if error.status_code not in _NO_POST_SEARCH:
+        except _Unusable as error:
+            if error.status not in _NO_POST_SEARCH:
                 raise
         return self._send("GET", f"{self.base_url}/{kind}?{_encode(params)}")
 
-    def read(self, query: str) -> Fetched:
-        """The resource a `Type/id` read names."""
-        return Fetched(self._send("GET", f"{self.base_url}/{query}"))
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            with self._lock:
+                if self._closed:  # a thread the call stopped waiting for
+                    raise _OutOfTime()
+                session = self._local.session = self._sessions()
+                self._opened.append(session)
+        return session
 
-    def get_bundle(self, query: str) -> Fetched:
-        """The searchset of a `Type?params` search, every page's entries in one Bundle."""
-        hit = _SEARCH.match(query)
-        if hit is None:
-            raise PrefetchUnavailable("a prefetch template is neither a FHIR read nor a search")
-        first = self._search(hit.group(1), parse_qsl(hit.group(2) or "", keep_blank_values=True))
-        return self.complete(first)
+    def _failure(self, reason: str) -> _Unusable:
+        return _OutOfTime() if self.remaining() <= 0 else _Unusable(reason)
 
-    def fetch(self, query: str) -> Fetched:
-        """A read or a search, whichever the relative URL is."""
-        return self.read(query) if _READ.match(query) else self.get_bundle(query)
+    def _send(self, method: str, url: str, *, data: Any = None) -> dict[str, Any]:
+        """The FHIR resource `url` answers; _Unusable when there is none."""
+        if not allowed(url, [self.base_url]):
+            raise _Unusable("off-server-url")
+        left = self.remaining()
+        if left <= 0:
+            raise _OutOfTime()
+        with self._lock:
+            self.requests_made += 1
+        timeouts = self.limits.timeouts
+        try:
+            response = self._session().request(
+                method,
+                normalise(url),
+                headers=self._headers,
+                data=data,
+                timeout=(min(timeouts.connect, left), min(timeouts.read, left)),
+                stream=True,  # read below, chunk by chunk, against the deadline and caps
+                allow_redirects=False,  # a redirect could take the token elsewhere
+            )
+        except requests.RequestException as error:
+            raise self._failure(type(error).__name__) from None
+        with self._lock:
+            self._reading.add(response)
+        try:
+            return self._document(response)
+        finally:
+            with self._lock:
+                self._reading.discard(response)
+            response.close()
 
-    def complete(self, bundle: dict[str, Any]) -> Fetched:
-        """`bundle` with the entries of its following pages (`link[next]`), up to the cap.
+    def _document(self, response: requests.Response) -> dict[str, Any]:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise _Unusable("redirect", status=status)
+        if status >= 400:
+            raise _Unusable(f"HTTP {status}", status=status)
+        declared = response.headers.get("Content-Length", "")
+        if _DIGITS.fullmatch(declared) and int(declared) > self.limits.answer_bytes:
+            raise _Unusable("too-large")
+        try:
+            document = json.loads(self._body(response))
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
+            raise _Unusable("not-json") from None
+        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+            raise _Unusable("not-fhir")
+        if _is_operation_outcome(document):
+            raise _Unusable("operation-outcome")
+        return document
 
-        Next links must stay on the FHIR server's origin: the bearer token goes nowhere
-        else. Reaching the cap is logged and reported in `capped_at`, not an error.
-        """
-        if bundle.get("resourceType") != "Bundle":
-            raise PrefetchUnavailable("the FHIR server answered a search without a Bundle")
-        entries = _entries(bundle)
-        page, pages = bundle, 1
-        while (url := _next_link(page)) is not None:
-            if pages >= self._page_cap:
-                log.warning('{"event": "fhir-page-cap", "pages": %d}', pages)
-                return Fetched({**bundle, "entry": entries, "link": []}, capped_at=pages)
-            if urlsplit(url)[:2] != self._origin:
-                raise PrefetchUnavailable("the FHIR server's next page is on another server")
-            page = self._send("GET", url)
-            if page.get("resourceType") != "Bundle":
-                raise PrefetchUnavailable("the FHIR server answered a page without a Bundle")
-            entries.extend(_entries(page))
-            pages += 1
-        return Fetched({**bundle, "entry": entries, "link": []})
+    def _body(self, response: requests.Response) -> bytes:
+        """The answer's bytes, read as they arrive: `read1` returns whatever has come (a
+        plain read waits for a whole chunk, which a server dripping bytes never sends), so
+        the deadline and the caps are checked between reads."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if self.remaining() <= 0:
+                raise _OutOfTime()
+            try:
+                chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                raise self._failure(type(error).__name__) from None
+            if not chunk:
+                response.raw.release_conn()  # read to the end: the connection can serve again
+                break
+            size += len(chunk)
+            if size > self.limits.answer_bytes or not self._count(len(chunk)):
+                raise _Unusable("too-large")
+            chunks.append(chunk)
+        if self.remaining() <= 0:  # `stop` ended the reading, not the server
+            raise _OutOfTime()
+        return b"".join(chunks)
+
+    def _count(self, size: int) -> bool:
+        """Add `size` bytes to the call's total; False when that is over its cap."""
+        with self._lock:
+            self._call_bytes += size
+            return self._call_bytes <= self.limits.call_bytes
+
+
+def _cut(bundle: dict[str, Any], entries: list[Any], *, pages: int, why: str) -> Fetched:
+    event = "fhir-page-cap" if why == "page cap" else "fhir-budget"
+    log.warning(json.dumps({"event": event, "pages": pages}))
+    return Fetched({**bundle, "entry": entries, "link": []}, pages=pages, cut_short=why)
 
 
 def _encode(params: list[tuple[str, str]]) -> str:
@@ -280,13 +439,15 @@ def gather(
     context: Mapping[str, Any],
     client: FhirClient | None,
 ) -> Gathered:
-    """The data of every template: from `prefetch` when given, else from `client`.
+    """The data of every template: from `prefetch` when given, else from `client`, the
+    keys fetched concurrently within the client's budget.
 
     Raises PrefetchUnavailable (412) when a key is missing (absent, or an
-    OperationOutcome) or paged, and `client` is None or cannot answer.
+    OperationOutcome) or paged, and `client` is None or cannot answer it in time; the
+    message is the same whatever the server did.
     """
-    documents: list[tuple[str, Fetched]] = []
-    warnings: list[str] = []
+    documents: dict[str, Fetched] = {}
+    jobs: dict[str, Callable[[], Fetched]] = {}
     for key, template in templates.items():
         given = prefetch.get(key)
         if (
@@ -298,23 +459,31 @@ def gather(
                 continue
             if not isinstance(given, dict) or not isinstance(given.get("resourceType"), str):
                 raise InputError(f"prefetch '{key}' is neither a FHIR resource nor null")
-            paged = given.get("resourceType") == "Bundle" and _next_link(given) is not None
-            documents.append((key, _complete(key, given, client) if paged else Fetched(given)))
+            if given.get("resourceType") != "Bundle" or _next_link(given) is None:
+                documents[key] = Fetched(given)
+            elif client is None:
+                raise PrefetchUnavailable(
+                    f"prefetch '{key}' has more pages and the request names no fhirServer"
+                )
+            else:
+                jobs[key] = partial(client.complete, given)
             continue
         if client is None:
             raise PrefetchUnavailable(
                 f"prefetch '{key}' is missing and the request names no fhirServer"
             )
-        query = render_template(template, context)
-        try:
-            documents.append((key, client.fetch(query)))
-        except PrefetchUnavailable as error:
-            raise PrefetchUnavailable(f"prefetch '{key}' is missing and {error}") from None
+        jobs[key] = partial(client.fetch, render_template(template, context))
+    if jobs and client is not None:
+        documents.update(_fetch_all(jobs, client))
     resources: list[RawResource] = []
-    for key, result in documents:
-        if result.capped_at is not None:
+    warnings: list[str] = []
+    for key in templates:
+        result = documents.get(key)
+        if result is None:
+            continue
+        if result.cut_short is not None:
             warnings.append(
-                f"prefetch '{key}': read the first {result.capped_at} pages only (page cap)"
+                f"prefetch '{key}': read the first {result.pages} pages only ({result.cut_short})"
             )
         found, more = resources_from_json(result.document, origin=f"prefetch '{key}'")
         resources.extend(found)
@@ -322,12 +491,43 @@ def gather(
     return Gathered(resources=_deduplicated(resources), warnings=tuple(warnings))
 
 
-def _complete(key: str, bundle: dict[str, Any], client: FhirClient | None) -> Fetched:
-    if client is None:
-        raise PrefetchUnavailable(
-            f"prefetch '{key}' has more pages and the request names no fhirServer"
-        )
+def _fetch_all(jobs: Mapping[str, Callable[[], Fetched]], client: FhirClient) -> dict[str, Fetched]:
+    """Every job's result, the jobs run concurrently until the deadline or the first
+    failure. At the deadline the requests still running are cut (`client.stop`) and get
+    a short grace to hand over the pages they read.
+
+    PrefetchUnavailable names the first key (in template order) without data, whatever
+    happened to it, so the message does not depend on how the server failed; the log
+    line names the key that failed by itself first and the error class.
+    """
+    pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(jobs)), thread_name_prefix="fhir")
+    futures = {key: pool.submit(job) for key, job in jobs.items()}
     try:
-        return client.complete(bundle)
-    except PrefetchUnavailable as error:
-        raise PrefetchUnavailable(f"prefetch '{key}' has more pages and {error}") from None
+        done, running = wait(
+            futures.values(), timeout=max(0.0, client.remaining()), return_when=FIRST_EXCEPTION
+        )
+        if running and not any(future.exception() for future in done):  # out of time
+            client.stop()
+            done, _ = wait(futures.values(), timeout=_GRACE_SECONDS)
+    finally:
+        client.stop()  # nothing of this call goes on reading once it answers
+        pool.shutdown(wait=False, cancel_futures=True)
+    results: dict[str, Fetched] = {}
+    failures: dict[str, str] = {}
+    for key, future in futures.items():
+        if future not in done:
+            failures[key] = "budget"
+        elif isinstance(error := future.exception(), _Unusable):
+            failures[key] = error.reason
+        elif error is not None:
+            raise error  # a bug of ours: the app's 500, not a 412
+        else:
+            results[key] = future.result()
+    if failures:
+        missing = next(iter(failures))
+        cause = next((k for k, why in failures.items() if why != "budget"), missing)
+        log.warning(
+            json.dumps({"event": "fhir-unusable", "prefetch": cause, "error": failures[cause]})
+        )
+        raise PrefetchUnavailable(f"the FHIR server could not be used for prefetch '{missing}'")
+    return results

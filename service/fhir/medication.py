@@ -30,6 +30,11 @@ class Drug:
     missing_reference: str | None = None
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (malformed input) as []."""
+    return value if isinstance(value, list) else []
+
+
 def _text(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
@@ -40,7 +45,7 @@ def codes_of(concept: Any) -> tuple[tuple[Code, ...], tuple[str, ...]]:
         return (), ()
     codes = tuple(
         Code(system=_text(c.get("system")) or "", code=code, display=_text(c.get("display")))
-        for c in concept.get("coding") or []
+        for c in _list(concept.get("coding"))
         if isinstance(c, Mapping) and (code := _text(c.get("code")))
     )
     text = _text(concept.get("text"))
@@ -66,7 +71,7 @@ def drug_of(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
         found = next(
             (
                 c
-                for c in resource.get("contained") or []
+                for c in _list(resource.get("contained"))
                 if isinstance(c, Mapping) and c.get("id") == target[1:]
             ),
             None,

@@ -169,8 +169,16 @@ def _error_summary(error: ValidationError) -> str:
     return f"{where}: {message}" + (f" (and {more} more)" if more > 0 else "")
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (a record that failed validation) as []."""
+    return value if isinstance(value, list) else []
+
+
 def _observation_relevant(resource: dict[str, Any]) -> bool:
-    codings = (resource.get("code") or {}).get("coding") or []
+    code = resource.get("code")
+    codings = code.get("coding") if isinstance(code, dict) else None
+    if not isinstance(codings, list):
+        return False
     return any(isinstance(c, dict) and c.get("code") in OBSERVATION_LOINCS for c in codings)
 
 
@@ -217,18 +225,26 @@ def _validate(raw_resources: Sequence[RawResource]) -> _Parsed:
             unnamed += 1
             ref = f"{kind}/#{unnamed}"
         parsed.index.add(ref, raw.full_url)
-        if looks_stu3(resource):
-            resource = upgrade_stu3(resource)
-            parsed.stu3_upgraded += 1
         try:
+            if looks_stu3(resource):
+                resource = upgrade_stu3(resource)
+                parsed.stu3_upgraded += 1
             model = MODELS[kind].model_validate(resource)
-        except ValidationError as error:
+        except Exception as error:  # noqa: BLE001
+            # fhir.resources raises more than ValidationError on some malformed input
+            # (KeyError, TypeError: found by tests/fhir/test_hostile_fhir.py); whatever
+            # fails here is this resource's fault, never the whole request's.
+            problem = (
+                _error_summary(error)
+                if isinstance(error, ValidationError)
+                else f"not a valid {kind} ({error.__class__.__name__})"
+            )
             if kind in MEDICATION_KINDS:
                 # Read as far as is safe: the engine still learns which drug it names,
                 # and says what it could not read.
-                parsed.items.append(_Item(ref, kind, resource, None, _error_summary(error)))
+                parsed.items.append(_Item(ref, kind, raw.resource, None, problem))
             else:
-                parsed.warnings.append(f"{ref}: {_error_summary(error)}; skipped")
+                parsed.warnings.append(f"{ref}: {problem}; skipped")
             continue
         parsed.items.append(_Item(ref, kind, resource, model))
     if parsed.stu3_upgraded:
@@ -364,10 +380,10 @@ class _Builder:
             end = start
         reasons = [
             r["reference"]
-            for r in raw.get("reasonReference") or []
+            for r in _list(raw.get("reasonReference"))
             if isinstance(r, dict) and isinstance(r.get("reference"), str)
         ]
-        reason_codes = [c for concept in raw.get("reasonCode") or [] for c in codes_of(concept)[0]]
+        reason_codes = [c for concept in _list(raw.get("reasonCode")) for c in codes_of(concept)[0]]
         status = raw["status"].lower() if isinstance(raw.get("status"), str) else None
         intent = raw.get("intent") if isinstance(raw.get("intent"), str) else None
         return MedicationFact(

@@ -10,17 +10,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 
 from service import hooks
 from service.errors import PrefetchUnavailable
 from service.feedback import parse_feedback
-from service.fhir.client import FhirClient, Gathered, gather
+from service.fhir.client import FhirClient, Gathered, Limits, gather
+from service.fhir.urls import allowed, same_url
 from service.http.auth import verify_bearer
 from service.http.body import json_body
+from service.http.inprocess import in_process_session
 from service.http.log import log_call
 from service.http.state import state
 from service.pipeline import assess
+from service.settings import Settings
 
 __all__ = ["blueprint"]
 
@@ -31,9 +34,9 @@ FEEDBACK = "hooks.feedback"
 
 
 def _endpoint_url() -> str:
-    """The URL the client called, as a JWT's `aud` must name it."""
-    base_url = state().settings.base_url
-    return f"{base_url}{request.path}" if base_url else request.base_url
+    """The URL a JWT's `aud` must name: SCLC_CDS_BASE_URL (required with JWTs) and the
+    path called; never the request's Host header."""
+    return f"{state().settings.base_url}{request.path}"
 
 
 @blueprint.before_request
@@ -47,7 +50,12 @@ def _authenticate() -> None:
     policy = state().settings.jwt
     if policy is None or request.method == "OPTIONS" or request.endpoint not in (CALL, FEEDBACK):
         return
-    verify_bearer(request.headers.get("Authorization"), audience=_endpoint_url(), policy=policy)
+    verify_bearer(
+        request.headers.get("Authorization"),
+        audience=_endpoint_url(),
+        policy=policy,
+        ledger=state().token_ledger,
+    )
 
 
 @blueprint.after_request
@@ -72,23 +80,57 @@ def discovery() -> dict[str, Any]:
     return hooks.discovery().dump()
 
 
-def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered:
-    """The patient's data: prefetch first, then the FHIR server for missing keys."""
-    settings = state().settings
-    session, client = None, None
-    # Not an open relay: only the FHIR servers the deployment names are queried; with
-    # another, the request is answered from its prefetch alone.
+def _own_fhir_base(settings: Settings) -> str:
+    """The service's own fixture /fhir, as a client names it (SCLC_CDS_BASE_URL, else the
+    URL this request came to: harmless, as that /fhir is read in process)."""
+    base = settings.base_url or request.host_url.rstrip("/")
+    return f"{base}/fhir"
+
+
+def _fhir_client(settings: Settings, hook_request: hooks.HookRequest) -> FhirClient | str | None:
+    """The client for the request's fhirServer, or why it is not used (issue 9 defaults).
+
+    - the service's own fixture /fhir (demo on): read in process, no token needed;
+    - otherwise only a server SCLC_CDS_FHIR_SERVERS allows (none when unset), and only
+      with the request's fhirAuthorization ("If the CDS Client provides both fhirServer
+      and fhirAuthorization… the CDS Service MAY use the FHIR server").
+    """
     server = hook_request.fhir_server
-    refused = server is not None and not settings.may_query(server)
-    if server is not None and not refused:
-        session = settings.session_factory()
-        client = FhirClient(
-            server,
-            token=hook_request.fhir_token,
-            session=session,
-            page_cap=settings.page_cap,
-            timeouts=settings.timeouts,
+    if server is None:
+        return None
+    limits = Limits(
+        seconds=settings.fhir_budget_seconds,
+        answer_bytes=settings.fhir_max_answer_bytes,
+        call_bytes=settings.fhir_max_call_bytes,
+        page_cap=settings.page_cap,
+        timeouts=settings.timeouts,
+    )
+    own = _own_fhir_base(settings)
+    if settings.demo_enabled and same_url(server, own):
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return FhirClient(
+            own, token=None, sessions=lambda: in_process_session(app, own), limits=limits
         )
+    if settings.fhir_servers is None:
+        return (
+            "the service queries no fhirServer but its own fixture /fhir; "
+            "SCLC_CDS_FHIR_SERVERS names the servers it may query"
+        )
+    if not allowed(server, settings.fhir_servers):
+        return "the request's fhirServer is not one SCLC_CDS_FHIR_SERVERS allows"
+    if hook_request.fhir_token is None:
+        return "a fhirServer is used only with the request's fhirAuthorization"
+    return FhirClient(
+        server, token=hook_request.fhir_token, sessions=settings.session_factory, limits=limits
+    )
+
+
+def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered:
+    """The patient's data: prefetch first, then the FHIR server for missing keys, within
+    the call's FHIR budget and byte caps."""
+    settings = state().settings
+    found = _fhir_client(settings, hook_request)
+    client = found if isinstance(found, FhirClient) else None
     try:
         return gather(
             service.prefetch,
@@ -97,17 +139,13 @@ def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered
             client=client,
         )
     except PrefetchUnavailable:
-        if refused:
-            raise PrefetchUnavailable(
-                "prefetch is incomplete and the request's fhirServer is not one the service "
-                "may query (SCLC_CDS_FHIR_SERVERS)"
-            ) from None
+        if isinstance(found, str):
+            raise PrefetchUnavailable(f"prefetch is incomplete and {found}") from None
         raise
     finally:
         if client is not None:
             g.fhir_requests = client.requests_made
-        if session is not None:
-            session.close()
+            client.close()
 
 
 @blueprint.post("/cds-services/<service_id>")
@@ -134,10 +172,11 @@ def call_service(service_id: str) -> dict[str, Any]:
 
 @blueprint.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str) -> dict[str, Any]:
-    """Feedback on this service's cards, stored once per distinct item."""
+    """Feedback on this service's cards, stored once per distinct item; 503 (nothing
+    acknowledged, send again) when the database does not answer."""
     service = hooks.find_service(service_id)
     g.service_id = service.id
     items = parse_feedback(json_body())
     g.items = len(items)
-    stored = state().feedback.add(service.id, items)
+    stored = state().feedback.add_feedback(service.id, items)  # StoreUnavailable: 503
     return {"received": len(items), "stored": stored}

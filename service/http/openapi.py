@@ -192,6 +192,7 @@ def _described() -> dict[str, Any]:
                     "responses": {
                         "200": _json("Stored (duplicates once)", "FeedbackResponse"),
                         **_AUTH_ERRORS,
+                        "503": _error("The database is unavailable: nothing stored, send again"),
                     },
                 }
             },

@@ -1,20 +1,58 @@
-"""Run an app in gunicorn from Python (`sclc-cds serve`)."""
+"""Run the app in gunicorn (`sclc-cds serve`; the Dockerfile runs the same command).
+
+This is the one gunicorn configuration: workers and threads from the settings
+(`SCLC_CDS_WORKERS`, default one per CPU; `SCLC_CDS_THREADS`), TLS when a certificate and
+key are configured, and the exposure check: bound to anything but loopback, the service
+refuses to start unless JWTs are required from trusted issuers with `SCLC_CDS_BASE_URL`
+set, or `SCLC_CDS_INSECURE=true` says otherwise (then it says so loudly at start).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve"]
+from service.settings import Settings
 
-# Two processes of a few threads each: a hook call is mostly waiting on a FHIR server
-# or on the engine's small CPU work (2 cores on the project's machines).
-WORKERS = 2
-THREADS = 4
+__all__ = ["exposure_problem", "is_loopback", "serve"]
+
+log = logging.getLogger("sclc_cds.server")
+
 TIMEOUT_SECONDS = 30
 GRACEFUL_TIMEOUT_SECONDS = 10
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`: only this machine can call."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_problem(settings: Settings, host: str) -> str | None:
+    """Why serving `host` is refused, in one line; None when it may be served."""
+    if is_loopback(host) or settings.insecure:
+        return None
+    needs = []
+    if settings.jwt is None:
+        needs.append("SCLC_CDS_JWT_REQUIRED=true")
+    elif settings.jwt.issuers is None:
+        needs.append("SCLC_CDS_JWT_ISSUERS (the trusted issuers)")
+    if not settings.base_url:
+        needs.append("SCLC_CDS_BASE_URL (the aud of the JWTs)")
+    if not needs:
+        return None
+    return (
+        f"refusing to serve {host} without JWT authentication: set {' and '.join(needs)}, "
+        "or SCLC_CDS_INSECURE=true for development only"
+    )
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
@@ -37,17 +75,31 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn has no type 
         return self._app
 
 
-def serve(app: Flask, *, host: str, port: int) -> None:
-    """Serve `app` on host:port until stopped (SIGTERM or SIGINT)."""
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": WORKERS,
+def options(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn's settings for these service settings."""
+    found: dict[str, Any] = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
         "worker_class": "gthread",
-        "threads": THREADS,
+        "threads": settings.threads,
         "timeout": TIMEOUT_SECONDS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "accesslog": None,  # the app writes its own JSON line per call, without PHI
         "errorlog": "-",
         "proc_name": "sclc-cds",
     }
-    _Gunicorn(app, options).run()
+    if settings.tls_cert and settings.tls_key:
+        found["certfile"] = str(settings.tls_cert)
+        found["keyfile"] = str(settings.tls_key)
+    return found
+
+
+def serve(app: Flask, settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve `app` on host:port until stopped (SIGTERM or SIGINT)."""
+    if settings.insecure and not is_loopback(host):
+        log.warning(
+            '{"event": "insecure", "message": "SCLC_CDS_INSECURE=true: serving %s without '
+            'JWT authentication; for development only"}',
+            host,
+        )
+    _Gunicorn(app, options(settings, host=host, port=port, workers=workers)).run()

@@ -8,8 +8,9 @@ from typing import cast
 
 from flask import Flask, current_app
 
-from service.feedback import FeedbackStore
+from service.http.auth import TokenLedger
 from service.settings import Settings
+from service.store import Store
 
 __all__ = ["AppState", "evaluation_date", "install", "state"]
 
@@ -19,7 +20,14 @@ EXTENSION = "sclc_cds"
 @dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
-    feedback: FeedbackStore
+    feedback: Store  # the database of feedback and seen JWT ids (service.store)
+
+    @property
+    def token_ledger(self) -> TokenLedger | None:
+        """Where JWT ids are remembered (the feedback store's database), if it can."""
+        if not hasattr(self.feedback, "remember_token"):
+            return None
+        return cast(TokenLedger, self.feedback)
 
 
 def install(app: Flask, app_state: AppState) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,9 @@ import pytest
 from flask import Flask
 
 from service import create_app
-from tests.http.support import TODAY, CheckedClient
+from tests.http.support import TODAY, AppFactory, CheckedClient
 
-AppFactory = Callable[..., Flask]
+__all__ = ["AppFactory"]  # re-exported: the tests import it from here
 
 
 @pytest.fixture(autouse=True)

@@ -4,25 +4,34 @@ It answers what a CDS service sends a FHIR server: `GET /Type/id`, `GET /Type?â€
 `POST /Type/_search` (form body), searches by `patient`/`subject`, `code` and `_id`,
 `_include=â€¦:medication`, paging through `link[next]` (`_page`), and records every
 request (method, path, query, body, Authorization) for the tests to assert on. It can
-also refuse (any status), answer HTML, answer slowly, refuse `POST _search`, or give
-next links on another origin.
+also refuse (any status), answer HTML, answer slowly, refuse `POST _search`, give next
+links on another origin or path, drip its answers a byte at a time, answer a huge body
+(counting the bytes it managed to send), or redirect every request elsewhere. Every
+answer it writes ends within `MAX_ANSWER_SECONDS`, or when the server stops.
 
-`search()` is the same matching, for building prefetch exactly as a CDS client would.
+`search()` is the same matching, for building prefetch exactly as a CDS client would;
+`silent_port()` is a port that takes connections and never answers.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 Entry = dict[str, Any]
+# No answer of the server is written for longer than this (a drip or a huge body), so
+# a client that reads forever (the code before issue 9) still ends its test.
+MAX_ANSWER_SECONDS = 10.0
+_HUGE_CHUNK = b"x" * (64 * 1024)
 
 
 def _patient_refs(entries: Sequence[Entry], patient_id: str) -> set[str]:
@@ -96,6 +105,8 @@ class Seen:
 class _QuietServer(ThreadingHTTPServer):
     """A client that gave up (a timeout test) is expected: no traceback for it."""
 
+    request_queue_size = 128  # a hundred connections at once (16 calls of 6 requests)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
@@ -114,7 +125,13 @@ class FhirServer:
     delay: float = 0.0  # seconds to wait before answering
     post_search: bool = True  # False: `POST _search` answers 405
     next_origin: str | None = None  # next links on this origin instead
+    next_path: str = "/fhir"  # next links under this path instead (`/fhir/../admin`)
+    drip: float = 0.0  # seconds between the bytes of an answer's body (headers at once)
+    huge: int = 0  # answer every request with a body of this many bytes (not FHIR)
+    declare_length: bool = True  # False: the huge body has no Content-Length
+    redirect_to: str | None = None  # answer 302 to this base URL (+ the path asked)
     seen: list[Seen] = field(default_factory=list)
+    sent: int = 0  # bytes of answer bodies written to the socket (drips, huge bodies)
 
     def __post_init__(self) -> None:
         self.entries: list[Entry] = [
@@ -122,6 +139,7 @@ class FhirServer:
             for e in self.bundle.get("entry", [])
         ]
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     @property
     def base_url(self) -> str:
@@ -137,6 +155,7 @@ class FhirServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -186,8 +205,13 @@ class FhirServer:
         if start + self.page_size < len(found):
             origin = self.next_origin or self.base_url.removesuffix("/fhir")
             query = urlencode([*criteria, ("_page", str(page + 1))])
-            bundle["link"] = [{"relation": "next", "url": f"{origin}/fhir/{kind}?{query}"}]
+            url = f"{origin}{self.next_path}/{kind}?{query}"
+            bundle["link"] = [{"relation": "next", "url": url}]
         return 200, "application/fhir+json", json.dumps(bundle).encode()
+
+    def _count(self, size: int) -> None:
+        with self._lock:
+            self.sent += size
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -202,12 +226,52 @@ class FhirServer:
                 )
                 with server._lock:
                     server.seen.append(seen)
+                if server.redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", f"{server.redirect_to}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if server.huge:
+                    self._write_huge()
+                    return
                 status, content_type, payload = server._answer(seen)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if server.drip:
+                    self._write_dripping(payload)
+                else:
+                    self.wfile.write(payload)
+
+            def _write_dripping(self, payload: bytes) -> None:
+                ends = time.monotonic() + MAX_ANSWER_SECONDS
+                for index in range(len(payload)):
+                    if server._stopping.is_set() or time.monotonic() > ends:
+                        return
+                    self.wfile.write(payload[index : index + 1])
+                    server._count(1)
+                    time.sleep(server.drip)
+
+            def _write_huge(self) -> None:
+                # A small send buffer, so `sent` is close to what the client took.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                if server.declare_length:
+                    self.send_header("Content-Length", str(server.huge))
+                self.end_headers()
+                ends = time.monotonic() + MAX_ANSWER_SECONDS
+                head = b'{"resourceType": "Bundle", "type": "searchset", "padding": "'
+                self.wfile.write(head)
+                server._count(len(head))
+                left = server.huge - len(head)
+                while left > 0 and not server._stopping.is_set() and time.monotonic() < ends:
+                    chunk = _HUGE_CHUNK[:left]
+                    self.wfile.write(chunk)
+                    server._count(len(chunk))
+                    left -= len(chunk)
 
             do_GET = _respond  # http.server's naming
             do_POST = _respond
@@ -216,6 +280,15 @@ class FhirServer:
                 """Quiet: the tests read `seen` instead."""
 
         return Handler
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A loopback port that takes connections (the kernel's backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield int(listener.getsockname()[1])
 
 
 def _is_read(path: str) -> bool:

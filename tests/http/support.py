@@ -7,17 +7,21 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from service.hooks import PREFETCH
 from tests.cds_conformance import assert_conforms
 from tests.conftest import FIXTURES
-from tests.http.fhir_server import search
+from tests.http.fhir_server import FhirServer, search
+
+AppFactory = Callable[..., Flask]  # the `make_app` fixture: keyword arguments override
 
 TODAY = "2026-11-21"  # the golden files' evaluation date
 SERVICE_IDS = {
@@ -185,3 +189,19 @@ class CheckedClient(FlaskClient):
             response.get_data(),
         )
         return response
+
+
+@contextmanager
+def serving(
+    make_app: AppFactory,
+    bundle: Mapping[str, Any] | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    **behaviour: Any,
+) -> Iterator[tuple[FhirServer, CheckedClient]]:
+    """A `FhirServer` over `bundle` (the scenario by default; `behaviour` its options),
+    and a client of an app that may query it: built once the server has its port, with
+    `FHIR_SERVERS` naming it (issue 9: no other server is queried) and `config` added."""
+    with FhirServer(bundle if bundle is not None else fixture_bundle(), **behaviour) as server:
+        app = make_app(**{"FHIR_SERVERS": server.base_url, **(config or {})})
+        yield server, cast(CheckedClient, app.test_client())

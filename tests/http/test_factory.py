@@ -89,7 +89,13 @@ def test_an_unusable_setting_stops_the_app_naming_the_variable(
 def test_jwt_required_without_a_key_set_is_refused(tmp_path: Path) -> None:
     """Requiring JWTs without SCLC_CDS_JWT_JWKS is a configuration error."""
     with pytest.raises(ValueError, match="SCLC_CDS_JWT_JWKS"):
-        create_app({"JWT_REQUIRED": True, "FEEDBACK_DB": tmp_path / "f.sqlite3"})
+        create_app(
+            {
+                "JWT_REQUIRED": True,
+                "BASE_URL": "https://cds.example.org",
+                "FEEDBACK_DB": tmp_path / "f.sqlite3",
+            }
+        )
 
 
 def test_importing_the_package_builds_no_app() -> None:
@@ -106,10 +112,10 @@ def test_each_call_builds_an_independent_app(make_app: AppFactory) -> None:
     assert second.config["MAX_CONTENT_LENGTH"] == 200
 
 
-def test_the_feedback_database_is_not_created_by_the_factory(tmp_path: Path) -> None:
-    """The SQLite file appears on first use, not when the app is built."""
-    create_app({"FEEDBACK_DB": tmp_path / "later" / "f.sqlite3"})
-    assert not (tmp_path / "later").exists()
+def test_the_feedback_database_is_created_by_the_factory(tmp_path: Path) -> None:
+    """The store's schema is created once, when the app is built, not by each call."""
+    create_app({"FEEDBACK_DB": tmp_path / "now" / "f.sqlite3"})
+    assert (tmp_path / "now" / "f.sqlite3").is_file()
 
 
 def test_the_default_feedback_database_is_in_the_instance_folder() -> None:

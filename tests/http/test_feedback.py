@@ -1,20 +1,25 @@
-"""`POST /cds-services/{id}/feedback`: checked per the spec, stored once, durably."""
+"""`POST /cds-services/{id}/feedback`: checked per the spec, stored once, durably; 503
+when the database does not answer. (PostgreSQL: tests/db.)"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 
-from service.feedback import FeedbackStore, parse_feedback
+from service import store as store_module
+from service.feedback import parse_feedback
+from service.store import Store
 from tests.cds_conformance import assert_conforms
 from tests.conftest import SHARED
 from tests.http.conftest import AppFactory
-from tests.http.support import SERVICE_IDS, CheckedClient
+from tests.http.support import SERVICE_IDS, CheckedClient, hook_request
 
 FEEDBACK = f"/cds-services/{SERVICE_IDS['patient-view']}/feedback"
 EXAMPLES = SHARED / "cds-hooks" / "spec-2.0.1-examples"
@@ -98,7 +103,7 @@ def test_the_database_and_its_folder_are_created_on_demand(
     database = tmp_path / "deep" / "er" / "feedback.sqlite3"
     client = make_app(FEEDBACK_DB=str(database)).test_client()
     assert post(client, ACCEPTED).status_code == 200
-    assert FeedbackStore(database).count() == 1
+    assert Store.sqlite(database).count_feedback() == 1
 
 
 def test_the_store_is_in_wal_mode(client: CheckedClient, tmp_path: Path) -> None:
@@ -106,6 +111,76 @@ def test_the_store_is_in_wal_mode(client: CheckedClient, tmp_path: Path) -> None
     post(client, ACCEPTED)
     with closing(sqlite3.connect(tmp_path / "feedback.sqlite3")) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_schema_is_created_once_with_the_app(make_app: AppFactory, tmp_path: Path) -> None:
+    """The tables exist as soon as the app is built; a feedback call runs no DDL."""
+    database = tmp_path / "new" / "feedback.sqlite3"
+    app = make_app(FEEDBACK_DB=str(database))
+    with closing(sqlite3.connect(database)) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"feedback", "seen_tokens"} <= tables
+    statements: list[str] = []
+    engine = app.extensions["sclc_cds"].feedback.engine
+    sqlalchemy.event.listen(
+        engine, "before_cursor_execute", lambda *args: statements.append(args[2].lstrip().upper())
+    )
+    assert post(app.test_client(), ACCEPTED).status_code == 200  # type: ignore[arg-type]
+    assert statements and not [s for s in statements if s.startswith(("CREATE", "ALTER"))]
+
+
+CONCURRENT_THREADS = 16
+ITEMS_PER_THREAD = 20
+
+
+def test_concurrent_first_writes_to_a_new_database_are_all_stored(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    """16 threads post 320 distinct items at once to a brand-new database: 320 x 200, 320 rows."""
+    database = tmp_path / "fresh" / "feedback.sqlite3"
+    app = make_app(FEEDBACK_DB=str(database))
+    start = threading.Barrier(CONCURRENT_THREADS)
+    answers: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+
+    def send(thread: int) -> None:
+        client = app.test_client()
+        start.wait(timeout=10)
+        for n in range(ITEMS_PER_THREAD):
+            item = {**ACCEPTED, "card": f"card-{thread:02d}-{n:02d}"}
+            response = client.post(FEEDBACK, json={"feedback": [item]})
+            with lock:
+                answers.append((response.status_code, response.json))
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(CONCURRENT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    sent = CONCURRENT_THREADS * ITEMS_PER_THREAD
+    assert [status for status, _ in answers] == [200] * sent
+    assert sum(body["stored"] for _, body in answers) == sent
+    assert len(rows(database)) == sent
+
+
+def test_a_locked_database_is_503_and_hooks_still_answer(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that stays locked past the busy timeout: 503 'transient', nothing
+    acknowledged; hook calls, which never touch the store, still get their cards."""
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+    database = tmp_path / "feedback.sqlite3"
+    client = make_app(FEEDBACK_DB=str(database)).test_client()
+    with closing(sqlite3.connect(database, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        refused = post(client, ACCEPTED)
+        hook = client.post(f"/cds-services/{SERVICE_IDS['patient-view']}", json=hook_request())
+        holder.execute("ROLLBACK")
+    assert refused.status_code == 503
+    assert refused.json["resourceType"] == "OperationOutcome"
+    assert refused.json["issue"][0]["code"] == "transient"
+    assert hook.status_code == 200 and hook.json["cards"]
+    assert post(client, ACCEPTED).json == {"received": 1, "stored": 1}  # sent again: stored
 
 
 @pytest.mark.parametrize(
@@ -176,7 +251,7 @@ def test_invalid_feedback_is_400_with_a_reason(
     assert response.status_code == 400
     assert response.json["issue"][0]["code"] == "invalid"
     assert reason in response.json["issue"][0]["diagnostics"]
-    assert FeedbackStore(tmp_path / "feedback.sqlite3").count() == 0
+    assert Store.sqlite(tmp_path / "feedback.sqlite3").count_feedback() == 0
 
 
 def test_an_offset_timestamp_is_normalised_to_utc() -> None:

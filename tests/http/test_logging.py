@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.http.fhir_server import FhirServer
+from tests.http.conftest import AppFactory
 from tests.http.support import (
     SERVICE_IDS,
     CheckedClient,
     fixture_bundle,
     hook_request,
     patient_of,
+    serving,
 )
 
 PATIENT_VIEW = f"/cds-services/{SERVICE_IDS['patient-view']}"
@@ -65,15 +66,15 @@ def test_failed_calls_are_logged_with_their_status(
 
 
 def test_no_phi_token_or_jwt_reaches_the_log(
-    client: CheckedClient, capsys: pytest.CaptureFixture[str]
+    make_app: AppFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Patient id, birth date, names, the FHIR token and the JWT never appear."""
     bundle = fixture_bundle()
     patient = patient_of(bundle)
     bundle["entry"][0]["resource"]["name"] = [{"family": "Quixotically", "given": ["Wilhelmina"]}]
     jwt_text = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"
-    capsys.readouterr()
-    with FhirServer(bundle) as server:
+    with serving(make_app, bundle) as (server, client):
+        capsys.readouterr()
         request = hook_request(bundle=bundle, prefetch={}, fhirServer=server.base_url)
         request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer"}
         response = client.post(

@@ -81,8 +81,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_service(folder: Path, **env: str) -> Iterator[Live]:
-    """`sclc-cds serve` on a free loopback port until the block ends."""
+def running_service(
+    folder: Path,
+    *,
+    host: str = "127.0.0.1",
+    scheme: str = "http",
+    verify: str | bool = True,
+    **env: str,
+) -> Iterator[Live]:
+    """`sclc-cds serve` on a free port until the block ends (called on 127.0.0.1)."""
     port = free_port()
     log = folder / f"serve-{port}.log"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SCLC_CDS_")}
@@ -92,19 +99,19 @@ def running_service(folder: Path, **env: str) -> Iterator[Live]:
         SCLC_CDS_MAX_BODY_BYTES=str(MAX_BODY),
         **env,
     )
-    command = [str(SCLC_CDS), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(SCLC_CDS), "serve", "--host", host, "--port", str(port), "--workers", "2"]
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             command, env=environ, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
         )
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"{scheme}://127.0.0.1:{port}"
         deadline = time.monotonic() + START_SECONDS
         while True:
             if process.poll() is not None:
                 pytest.fail(f"sclc-cds serve exited with {process.returncode}: {log.read_text()}")
             try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                if requests.get(base + "/healthz", timeout=1, verify=verify).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
@@ -156,10 +163,14 @@ def test_every_service_answers_over_http(live: Live, make_app: AppFactory) -> No
         assert without_uuids(response.json()["cards"]) == without_uuids(expected)
 
 
-def test_the_fhir_server_gives_the_same_cards_over_http(live: Live) -> None:
-    """No prefetch: the real service reads the test's FHIR server with the bearer token."""
-    with_prefetch = live.call("POST", PATIENT_VIEW, json=hook_request()).json()["cards"]
-    with FhirServer(fixture_bundle(), token=TOKEN, page_size=2) as server:
+def test_the_fhir_server_gives_the_same_cards_over_http(tmp_path: Path) -> None:
+    """No prefetch: the real service, allowed the test's FHIR server by
+    SCLC_CDS_FHIR_SERVERS, reads it with the bearer token."""
+    with (
+        FhirServer(fixture_bundle(), token=TOKEN, page_size=2) as server,
+        running_service(tmp_path, SCLC_CDS_FHIR_SERVERS=server.base_url) as live,
+    ):
+        with_prefetch = live.call("POST", PATIENT_VIEW, json=hook_request()).json()["cards"]
         request = hook_request(prefetch={}, fhirServer=server.base_url)
         request["fhirAuthorization"] = {
             "access_token": TOKEN,
@@ -241,7 +252,8 @@ def test_feedback_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_service_fills_prefetch_from_its_own_fhir_endpoint(live: Live) -> None:
-    """No prefetch, fhirServer = the service's /fhir: it fetches over HTTP, same cards."""
+    """No prefetch, fhirServer = the service's /fhir (no SCLC_CDS_FHIR_SERVERS, no
+    fhirAuthorization): it reads it in process, same cards."""
     from service.cards import patient_view_cards
     from tests.test_cards import evaluation_of
 

@@ -1,0 +1,270 @@
+"""HTTP load against a real `sclc-cds serve` on loopback, with wrk in its own process.
+
+    .venv/bin/python benchmarks/http_load.py --seconds 60 --connections 8 [--repeat]
+
+Starts the service (gunicorn, `--workers`) on a free 127.0.0.1 port with a fresh
+feedback database, writes patient-view request bodies to a temporary folder (one per
+fixture, so `--distinct` calls carry different records and nothing is cacheable;
+`--repeat` sends the same record every time), runs wrk bounded in time (`-d`), samples
+the gunicorn workers' resident memory from /proc while it runs, and prints one line of
+figures (also as JSON with `--json`): requests per second, p50, p99, non-2xx answers,
+socket errors and the peak worker RSS. Loopback only; wrk comes from Debian (`apt-get
+install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fhir_fixtures"
+SCLC_CDS = Path(sys.executable).with_name("sclc-cds")
+TODAY = "2026-11-21"
+PATH = "/cds-services/sclc-relapse-patient-view"
+
+# wrk's Lua: cycle through the request bodies written beside it; report JSON at the end.
+_LUA = r"""
+local bodies = {}
+local count = 0
+local index = 0
+
+init = function(args)
+  local folder = args[1]
+  local listing = io.open(folder .. "/index.txt")
+  for name in listing:lines() do
+    local file = io.open(folder .. "/" .. name)
+    count = count + 1
+    bodies[count] = file:read("*a")
+    file:close()
+  end
+  listing:close()
+  index = math.random(count)
+end
+
+request = function()
+  index = index % count + 1
+  return wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, bodies[index])
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "JSON {\"requests\": %d, \"seconds\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, " ..
+    "\"non2xx\": %d, \"connect_errors\": %d, \"read_errors\": %d, \"write_errors\": %d, " ..
+    "\"timeouts\": %d}\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(99) / 1e3, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prefetch(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The patient-view request a CDS client would send for a fixture (full prefetch)."""
+    from service.hooks import PREFETCH  # the service's own templates
+
+    entries = [{"resource": e["resource"]} for e in bundle["entry"]]
+    patient = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient")
+    prefetch: dict[str, Any] = {}
+    for key, template in PREFETCH.items():
+        kind = template.split("/")[0].split("?")[0]
+        if kind == "Patient":
+            prefetch[key] = patient
+            continue
+        found = [e for e in entries if e["resource"]["resourceType"] in (kind, "Medication")]
+        prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": found}
+    return patient["id"], prefetch
+
+
+def write_bodies(folder: Path, bundles: Sequence[dict[str, Any]]) -> int:
+    """One patient-view request body per bundle in `folder`, listed in index.txt."""
+    names = []
+    for number, bundle in enumerate(bundles):
+        patient_id, prefetch = _prefetch(bundle)
+        body = {
+            "hook": "patient-view",
+            "hookInstance": f"00000000-0000-4000-8000-{number:012d}",
+            "context": {"userId": "Practitioner/load", "patientId": patient_id},
+            "prefetch": prefetch,
+        }
+        name = f"body-{number}.json"
+        (folder / name).write_text(json.dumps(body))
+        names.append(name)
+    (folder / "index.txt").write_text("\n".join(names) + "\n")
+    return len(names)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[str, int]]:
+    """`sclc-cds serve` on a free loopback port: (base URL, gunicorn master pid)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCLC_CDS_")}
+    environ.update(
+        SCLC_CDS_TODAY=TODAY,
+        SCLC_CDS_FEEDBACK_DB=str(folder / "feedback.sqlite3"),
+        SCLC_CDS_MAX_BODY_BYTES=str(64 * 1024 * 1024),
+        **env,
+    )
+    command = [str(SCLC_CDS), "serve", "--port", str(port), "--workers", str(workers)]
+    log = (folder / "serve.log").open("wb")
+    process = subprocess.Popen(
+        command, env=environ, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"sclc-cds serve did not start: see {folder}/serve.log"
+                    ) from None
+                time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        log.close()
+
+
+def run_wrk(
+    base: str, master: int, bodies: Path, *, seconds: int, connections: int
+) -> dict[str, Any]:
+    """wrk for `seconds` at `connections`, with the peak RSS of the workers meanwhile."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    script = bodies / "load.lua"
+    script.write_text(_LUA.replace("@PATH@", PATH))
+    peak = 0.0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.2):
+            peak = max([peak, *(_rss_mib(pid) for pid in _children(master))])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    threads = max(1, min(2, connections))
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base + PATH,
+        "--",
+        str(bodies),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        stop.set()
+        sampler.join()
+    line = next((x for x in done.stdout.splitlines() if x.startswith("JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no figures: {done.stdout}\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(line.removeprefix("JSON "))
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    figures["errors"] = sum(
+        figures[k] for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    figures["peak_worker_rss_mib"] = round(peak, 1)
+    figures["connections"] = connections
+    return figures
+
+
+def fixture_bundles() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(FIXTURES.glob("*.json"))]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", action="store_true", help="one record, repeated")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    bundles = fixture_bundles()
+    if args.repeat:
+        bundles = [b for b in bundles if b["entry"][0]["resource"].get("id") == "third-line"]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        count = write_bodies(folder, bundles)
+        with running_service(args.workers, folder) as (base, master):
+            figures = run_wrk(
+                base, master, folder, seconds=args.seconds, connections=args.connections
+            )
+    figures["records"] = count
+    figures["workers"] = args.workers
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(
+            f"{count} record(s), {args.workers} workers, {args.connections} connections, "
+            f"{figures['seconds']:.0f} s: {figures['rps']:.0f} req/s, p50 "
+            f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+            f"{figures['errors']} errors, peak worker RSS {figures['peak_worker_rss_mib']} MiB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
