@@ -58,6 +58,9 @@ DEFAULTS: Mapping[str, Any] = {
     "TLS_KEY": None,  # its private key
     "INSECURE": False,  # true: allow serving a non-loopback address without JWTs (loud)
     "DEMO": None,  # /demo and the fixture /fhir; None: on when bound to loopback only
+    "DEMO_FHIR_AUTH": False,  # true: the fixture /fhir needs a token from its demo OAuth
+    "SECRET_KEY": None,  # signs the app's session cookie; None: a key kept in the instance folder
+    "SMART_CLIENT_ID": "sclc-relapse-app",  # the SMART app's client_id at the EHR
 }
 # Settings that are not environment variables (callables tests and embedders inject).
 NOT_FROM_ENV = frozenset({"FHIR_SESSION_FACTORY"})
@@ -195,6 +198,9 @@ class Settings:
     tls_key: Path | None = None
     insecure: bool = False
     demo: bool | None = None
+    demo_fhir_auth: bool = False
+    secret_key: str | None = None
+    smart_client_id: str = "sclc-relapse-app"
 
     @property
     def demo_enabled(self) -> bool:
@@ -267,4 +273,7 @@ class Settings:
             tls_key=Path(config["TLS_KEY"]) if config.get("TLS_KEY") else None,
             insecure=_flag(config, "INSECURE"),
             demo=None if config.get("DEMO") in (None, "", "auto") else _flag(config, "DEMO"),
+            demo_fhir_auth=_flag(config, "DEMO_FHIR_AUTH"),
+            secret_key=str(config["SECRET_KEY"]) if config.get("SECRET_KEY") else None,
+            smart_client_id=str(config.get("SMART_CLIENT_ID") or "sclc-relapse-app"),
         )
