@@ -26,6 +26,7 @@ WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY service ./service
 COPY cards ./cards
+COPY fhir_fixtures ./fhir_fixtures
 RUN if [ -n "$PIP_CERT" ]; then export PIP_CERT; else unset PIP_CERT; fi \
     && python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
@@ -40,13 +41,11 @@ RUN apt-get update \
     && mkdir /data \
     && chown app /data
 COPY --from=build /opt/venv /opt/venv
-COPY fhir_fixtures /app/fhir_fixtures
 USER app
 WORKDIR /home/app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SCLC_CDS_FEEDBACK_DB=/data/feedback.sqlite3 \
-    SCLC_CDS_FIXTURES_DIR=/app/fhir_fixtures \
     SCLC_CDS_HOST=0.0.0.0 \
     SCLC_CDS_PORT=8080
 VOLUME /data

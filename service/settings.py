@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from importlib import resources
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -70,9 +71,9 @@ VARIABLES: tuple[str, ...] = (
     *(f"{ENV_PREFIX}_{key}" for key in DEFAULTS if key not in NOT_FROM_ENV),
     f"{ENV_PREFIX}_{THRESHOLD_KEY}<NAME>",
 )
-# The scenario fixtures beside the package in a source checkout (the container sets
-# SCLC_CDS_FIXTURES_DIR to its own copy).
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fhir_fixtures"
+# The scenario fixtures, shipped as package data (fhir_fixtures/ of the checkout when
+# installed editable).
+DEFAULT_FIXTURES_DIR = Path(str(resources.files("fhir_fixtures")))
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 

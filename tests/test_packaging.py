@@ -1,0 +1,60 @@
+"""A plain (not editable) install of the wheel carries everything the service serves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import json, sys
+import service
+from service import create_app
+app = create_app({"TESTING": True, "FEEDBACK_DB": sys.argv[1]})
+listed = app.test_client().get("/fhir/Patient?_count=500").get_json()
+print(json.dumps({"service": service.__file__, "patients": listed.get("total")}))
+"""
+
+
+def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -> None:
+    """Built and unpacked elsewhere, the package lists every fixture at its /fhir."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("sclc_relapse_cds-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {n for n in names if n.startswith("fhir_fixtures/") and n.endswith(".json")}
+    assert len(shipped) == len(list(FIXTURES.glob("*.json")))
+    assert any(n.startswith("cards/") and n.endswith(".toml") for n in names)
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "feedback.sqlite3")],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["service"].startswith(str(unpacked))
+    assert result["patients"] == len(shipped)
