@@ -1,102 +1,259 @@
-"""Print how long reading and evaluating takes: fixtures, the largest Synthea bundle, a hook.
+"""How fast a hook call is, by record size, beside the floor; and over HTTP.
 
-    make bench        (or: .venv/bin/python benchmarks/bench_engine.py)
+    make bench    (or: .venv/bin/python benchmarks/bench_engine.py [--no-http] [--out FILE])
 
-Figures, not pass/fail: median and p95 of repeated runs on this machine.
+In process (Flask test client, full prefetch, the body serialised beforehand): for
+records of about 10, 100, 1,000, 5,000 and 20,000 resources (`benchmarks/records.py`:
+a fixture padded with what charts hold) and the whole Sherman_McGlynn Synthea record, the
+`patient-view` call's p50 and p99 with the assessment cache emptied before each call, the
+same call repeated (served from the cache), and the floor: `json.loads` of the same body
+with the garbage collector paused (the least any server must do; the figure with the
+collector running is given too). The ratio is p50 / floor. Beside each, resources →
+assessment → cards through `service.pipeline.assess` with the fast reader and with full
+validation (every resource of the types the engine uses modelled).
+
+Over HTTP (`benchmarks/http_load.py`, wrk, `sclc-cds serve` with one worker per core):
+distinct ~100-resource records, every request with a patient id of its own (nothing
+cacheable), and one record repeated, each at 1, 8 and 32 connections for `--seconds`
+(6 s): requests per second, p50, p99, errors, peak worker RSS. Skipped, saying so, when
+wrk is not installed.
+
+Prints a table and writes `benchmarks/results.json`. Figures, not pass/fail; about two
+minutes on two cores.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import inspect
+import json
 import logging
+import os
+import platform
+import shutil
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import http_load  # benchmarks/http_load.py
+from records import hook_body, padded_bundle, prefetch_of, resource_count
 
 from service import create_app
-from service.cards import patient_view_cards
-from service.engine import evaluate
-from service.fhir import build_records, load_path
+from service.engine.rules import DEFAULT_THRESHOLDS
+from service.fhir import resources_from_json
 from service.http.log import LOGGER_NAME
+from service.pipeline import assess
+
+try:  # the landed code before issue 11 has no cache (run against it for "before" figures)
+    from service.pipeline import cache_of
+except ImportError:  # pragma: no cover
+    cache_of = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
 TODAY = date(2026, 11, 21)
-SYNTHEA = ROOT.parent / "shared" / "external_fhir" / "synthea-r4"
+SHERMAN = ROOT.parent / "shared" / "external_fhir" / "synthea-r4"
+SIZES = (10, 100, 1000, 5000, 20000)
+PATH = "/cds-services/sclc-relapse-patient-view"
+BUDGET_SECONDS = 2.5  # per figure: repeat the call until this much time has passed
 
 
-def timed(label: str, run: Callable[[], object], repeat: int) -> None:
-    run()  # warm caches (catalogue, knowledge, models)
-    samples = []
-    for _ in range(repeat):
+def _samples(run: Callable[[], object], *, before: Callable[[], object], least: int) -> list[float]:
+    """Milliseconds of `run` (after an untimed warm-up), at least `least` times and until
+    the budget is spent; `before` runs untimed before each."""
+    before()
+    run()
+    samples: list[float] = []
+    spent = 0.0
+    while len(samples) < least or (spent < BUDGET_SECONDS and len(samples) < 2000):
+        before()
         start = time.perf_counter()
         run()
+        took = time.perf_counter() - start
+        samples.append(took * 1000)
+        spent += took
+    return samples
+
+
+def _floor(body: bytes, *, collect: bool) -> float:
+    """Median ms of `json.loads(body)`, the collector paused unless `collect`."""
+    samples = []
+    for _ in range(max(5, min(200, 20_000_000 // max(len(body), 1)))):
+        if not collect:
+            gc.disable()
+        start = time.perf_counter()
+        json.loads(body)
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-    print(
-        f"{label:<48} median {statistics.median(samples):8.2f} ms   p95 {p95:8.2f} ms   n={repeat}"
-    )
+        gc.enable()
+    return statistics.median(samples)
 
 
-def read_and_evaluate(path: Path) -> Callable[[], object]:
-    def run() -> object:
-        resources, warnings = load_path(path)
-        (record,) = build_records(resources, warnings=warnings)
-        evaluation = evaluate(record, today=TODAY)
-        return patient_view_cards(evaluation)
-
-    return run
+def _p(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def main() -> None:
-    fixture = ROOT / "fhir_fixtures" / "third-line.json"
-    timed("fixture third-line: read + evaluate + cards", read_and_evaluate(fixture), 200)
-    resources, warnings = load_path(fixture)
-    (record,) = build_records(resources, warnings=warnings)
-    timed("fixture third-line: evaluate only", lambda: evaluate(record, today=TODAY), 2000)
-    largest = max(SYNTHEA.glob("*.json"), key=lambda p: p.stat().st_size, default=None)
-    if largest is not None:
-        size = largest.stat().st_size / 1e6
-        timed(f"Synthea {largest.name[:20]}… ({size:.1f} MB)", read_and_evaluate(largest), 10)
+def records() -> list[tuple[str, dict[str, Any]]]:
+    """(label, patient-view body) of every in-process row."""
+    found = []
+    for size in SIZES:
+        patient, prefetch = prefetch_of(padded_bundle("third-line", size))
+        found.append((f"padded {size:,}", hook_body(patient, prefetch)))
+    sherman = next(iter(sorted(SHERMAN.glob("Sherman_McGlynn_*.json"))), None)
+    if sherman is not None:
+        patient, prefetch = prefetch_of(json.loads(sherman.read_text()))
+        found.append(("Sherman_McGlynn (whole)", hook_body(patient, prefetch)))
+    return found
+
+
+def in_process() -> list[dict[str, Any]]:
     scratch = tempfile.TemporaryDirectory()
-    app = create_app({"TODAY": TODAY.isoformat(), "FEEDBACK_DB": f"{scratch.name}/feedback.db"})
+    app = create_app(
+        {
+            "TODAY": TODAY.isoformat(),
+            "FEEDBACK_DB": f"{scratch.name}/f.db",
+            "MAX_BODY_BYTES": 64 * 1024 * 1024,  # the 20,000-resource body is about 15 MB
+        }
+    )
     logging.getLogger(LOGGER_NAME).setLevel(logging.WARNING)  # figures only, no call log
     client = app.test_client()
-    discovery = client.get("/cds-services").get_json()["services"][0]
-    bundle = client.get("/demo/api/patients/third-line").get_json()
-    entries = [e["resource"] for e in bundle["entry"]]
-    prefetch = {}
-    for key, template in discovery["prefetch"].items():
-        kind = template.split("/")[0].split("?")[0]
-        found = [r for r in entries if r["resourceType"] == kind]
-        prefetch[key] = (
-            found[0]
-            if kind == "Patient"
-            else {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "entry": [{"resource": r} for r in found],
-            }
+    clear = cache_of(app.extensions).clear if cache_of is not None else (lambda: None)
+    thresholds = DEFAULT_THRESHOLDS
+    rows = []
+    for label, body in records():
+        data = json.dumps(body).encode()
+        resources, _ = resources_from_json(body)
+
+        def post(data: bytes = data, label: str = label) -> None:
+            answer = client.post(PATH, data=data, content_type="application/json")
+            if answer.status_code != 200:
+                raise SystemExit(f"{label}: patient-view answered {answer.status_code}")
+
+        def pipeline(full: bool, resources: Any = resources, body: Any = body) -> None:
+            gc.disable()  # as in a hook call (service.http.collector)
+            try:
+                options = {"full_validation": True} if full else {}
+                _ = assess(
+                    resources,
+                    patient_id=body["context"]["patientId"],
+                    today=TODAY,
+                    thresholds=thresholds,
+                    **options,
+                ).cards
+            finally:
+                gc.enable()
+
+        size = len(data)
+        least = 5 if size > 1_000_000 else 15
+        miss = _samples(post, before=clear, least=least)
+        hit = _samples(post, before=lambda: None, least=least)
+        fast = _samples(lambda: pipeline(False), before=lambda: None, least=3)
+        full = (
+            _samples(lambda: pipeline(True), before=lambda: None, least=3)
+            if "full_validation" in inspect.signature(assess).parameters
+            else [float("nan")]
         )
-
-    def hook() -> object:
-        body = {
-            "hook": "patient-view",
-            "hookInstance": str(uuid.uuid4()),
-            "context": {"patientId": "third-line", "userId": "Practitioner/1"},
-            "prefetch": prefetch,
+        floor = _floor(data, collect=False)
+        row = {
+            "record": label,
+            "resources": resource_count(body["prefetch"]),
+            "bytes": size,
+            "floor_ms": round(floor, 3),
+            "floor_collector_on_ms": round(_floor(data, collect=True), 3),
+            "hook_p50_ms": round(statistics.median(miss), 3),
+            "hook_p99_ms": round(_p(miss, 0.99), 3),
+            "ratio": round(statistics.median(miss) / floor, 1),
+            "repeated_p50_ms": round(statistics.median(hit), 3),
+            "pipeline_fast_ms": round(statistics.median(fast), 3),
+            "pipeline_full_ms": round(statistics.median(full), 3),
+            "calls": len(miss),
         }
-        response = client.post("/cds-services/sclc-relapse-patient-view", json=body)
-        if response.status_code != 200:
-            raise SystemExit(f"patient-view answered {response.status_code}")
-        return response
-
-    timed("patient-view hook (test client, full prefetch)", hook, 200)
+        rows.append(row)
+        print(
+            f"{label:<26}{row['resources']:>7}{size / 1e6:>8.2f}{floor:>9.2f}"
+            f"{row['hook_p50_ms']:>9.2f}{row['hook_p99_ms']:>9.2f}{row['ratio']:>7.1f}"
+            f"{row['repeated_p50_ms']:>9.2f}{row['pipeline_fast_ms']:>9.2f}"
+            f"{row['pipeline_full_ms']:>9.2f}{len(miss):>6}",
+            flush=True,
+        )
     scratch.cleanup()
+    return rows
+
+
+def over_http(seconds: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        print("\nHTTP: skipped, wrk is not installed (apt-get install wrk)")
+        return {"skipped": "wrk is not installed"}
+    workers = os.cpu_count() or 1
+    runs = []
+    print(f"\nHTTP: sclc-cds serve, {workers} workers; wrk {seconds} s per line")
+    columns = ("conns", "req/s", "p50 ms", "p99 ms", "errors", "RSS MiB")
+    print(f"{'records':<30}" + "".join(f"{c:>9}" for c in columns))
+    for name, bodies, unique in (
+        ("distinct ~100 (unique ids)", http_load.distinct_bodies(100, 64), True),
+        ("one ~100 record repeated", [http_load.repeated_body(100)], False),
+    ):
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            http_load.write_bodies(folder, bodies)
+            with http_load.running_service(workers, folder) as (base, master):
+                for connections in (1, 8, 32):
+                    figures = http_load.run_wrk(
+                        base,
+                        master,
+                        folder,
+                        seconds=seconds,
+                        connections=connections,
+                        unique=unique,
+                    )
+                    figures["records"] = name
+                    runs.append(figures)
+                    print(
+                        f"{name:<30}{connections:>9}{figures['rps']:>9.0f}"
+                        f"{figures['p50_ms']:>9.1f}{figures['p99_ms']:>9.1f}"
+                        f"{figures['errors']:>9}{figures['peak_worker_rss_mib']:>9.1f}",
+                        flush=True,
+                    )
+    return {"workers": workers, "seconds_per_run": seconds, "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument("--seconds", type=int, default=6, help="wrk duration per line")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"{'record':<26}{'res.':>7}{'MB':>8}{'floor':>9}{'p50':>9}{'p99':>9}{'ratio':>7}"
+        f"{'repeat':>9}{'fast':>9}{'full':>9}{'n':>6}"
+    )
+    print(f"{'':<26}{'':>7}{'':>8}{'ms':>9}{'ms':>9}{'ms':>9}{'':>7}{'ms':>9}{'ms':>9}{'ms':>9}")
+    rows = in_process()
+    http = {"skipped": "--no-http"} if args.no_http else over_http(args.seconds)
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in load],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "in_process": rows,
+        "http": http,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\n{time.monotonic() - started:.0f} s; wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

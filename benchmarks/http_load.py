@@ -1,15 +1,16 @@
 """HTTP load against a real `sclc-cds serve` on loopback, with wrk in its own process.
 
-    .venv/bin/python benchmarks/http_load.py --seconds 60 --connections 8 [--repeat]
+    .venv/bin/python benchmarks/http_load.py --seconds 6 --connections 8 [--repeat]
 
 Starts the service (gunicorn, `--workers`) on a free 127.0.0.1 port with a fresh
-feedback database, writes patient-view request bodies to a temporary folder (one per
-fixture, so `--distinct` calls carry different records and nothing is cacheable;
-`--repeat` sends the same record every time), runs wrk bounded in time (`-d`), samples
-the gunicorn workers' resident memory from /proc while it runs, and prints one line of
-figures (also as JSON with `--json`): requests per second, p50, p99, non-2xx answers,
-socket errors and the peak worker RSS. Loopback only; wrk comes from Debian (`apt-get
-install wrk`).
+feedback database, writes patient-view request bodies to a temporary folder: by default
+distinct real-shaped records of about `--size` resources (fixtures padded as
+`benchmarks/records.py` does), each request with a patient id of its own, so that nothing
+is cacheable; with `--repeat` one record, the same every time. It runs wrk bounded in
+time (`-d`), samples the gunicorn workers' resident memory from /proc while it runs, and
+prints one line of figures (also as JSON with `--json`): requests per second, p50, p99,
+non-2xx answers, socket errors and the peak worker RSS. Loopback only; wrk comes from
+Debian (`apt-get install wrk`).
 """
 
 from __future__ import annotations
@@ -30,17 +31,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from records import hook_body, padded_bundle, prefetch_of  # benchmarks/records.py
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fhir_fixtures"
 SCLC_CDS = Path(sys.executable).with_name("sclc-cds")
 TODAY = "2026-11-21"
 PATH = "/cds-services/sclc-relapse-patient-view"
 
-# wrk's Lua: cycle through the request bodies written beside it; report JSON at the end.
+# A patient id in the bodies that wrk replaces, request by request, with one of its own.
+PLACEHOLDER = "benchpatient"
+
+# wrk's Lua: cycle through the request bodies written beside it (with a fresh patient id
+# per request when `unique`); report JSON at the end.
 _LUA = r"""
 local bodies = {}
 local count = 0
 local index = 0
+local sent = 0
+local unique = @UNIQUE@
+local threads = 0
+
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 
 init = function(args)
   local folder = args[1]
@@ -57,7 +72,12 @@ end
 
 request = function()
   index = index % count + 1
-  return wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, bodies[index])
+  local body = bodies[index]
+  if unique then
+    sent = sent + 1
+    body = body:gsub("@PLACEHOLDER@", string.format("bp%02d%08d", tid, sent))
+  end
+  return wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, body)
 end
 
 done = function(summary, latency, requests)
@@ -78,39 +98,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _prefetch(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The patient-view request a CDS client would send for a fixture (full prefetch)."""
-    from service.hooks import PREFETCH  # the service's own templates
-
-    entries = [{"resource": e["resource"]} for e in bundle["entry"]]
-    patient = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient")
-    prefetch: dict[str, Any] = {}
-    for key, template in PREFETCH.items():
-        kind = template.split("/")[0].split("?")[0]
-        if kind == "Patient":
-            prefetch[key] = patient
-            continue
-        found = [e for e in entries if e["resource"]["resourceType"] in (kind, "Medication")]
-        prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "entry": found}
-    return patient["id"], prefetch
-
-
-def write_bodies(folder: Path, bundles: Sequence[dict[str, Any]]) -> int:
-    """One patient-view request body per bundle in `folder`, listed in index.txt."""
+def write_bodies(folder: Path, bodies: Sequence[dict[str, Any]]) -> int:
+    """The request bodies in `folder`, listed in index.txt."""
     names = []
-    for number, bundle in enumerate(bundles):
-        patient_id, prefetch = _prefetch(bundle)
-        body = {
-            "hook": "patient-view",
-            "hookInstance": f"00000000-0000-4000-8000-{number:012d}",
-            "context": {"userId": "Practitioner/load", "patientId": patient_id},
-            "prefetch": prefetch,
-        }
+    for number, body in enumerate(bodies):
         name = f"body-{number}.json"
         (folder / name).write_text(json.dumps(body))
         names.append(name)
     (folder / "index.txt").write_text("\n".join(names) + "\n")
     return len(names)
+
+
+def distinct_bodies(size: int, count: int) -> list[dict[str, Any]]:
+    """`count` different records of about `size` resources (fixtures padded, seeds apart),
+    each with the placeholder patient id wrk replaces per request."""
+    fixtures = sorted(p.stem for p in FIXTURES.glob("*.json"))
+    found = []
+    for number in range(count):
+        bundle = padded_bundle(
+            fixtures[number % len(fixtures)], size, seed=number, patient_id=PLACEHOLDER
+        )
+        patient, prefetch = prefetch_of(bundle)
+        found.append(hook_body(patient, prefetch, number))
+    return found
+
+
+def repeated_body(size: int) -> dict[str, Any]:
+    """One record of about `size` resources (the third-line fixture padded)."""
+    patient, prefetch = prefetch_of(padded_bundle("third-line", size))
+    return hook_body(patient, prefetch)
 
 
 def _children(pid: int) -> list[int]:
@@ -181,13 +197,20 @@ def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[st
 
 
 def run_wrk(
-    base: str, master: int, bodies: Path, *, seconds: int, connections: int
+    base: str,
+    master: int,
+    bodies: Path,
+    *,
+    seconds: int,
+    connections: int,
+    unique: bool = False,
 ) -> dict[str, Any]:
     """wrk for `seconds` at `connections`, with the peak RSS of the workers meanwhile."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     script = bodies / "load.lua"
-    script.write_text(_LUA.replace("@PATH@", PATH))
+    lua = _LUA.replace("@PATH@", PATH).replace("@PLACEHOLDER@", PLACEHOLDER)
+    script.write_text(lua.replace("@UNIQUE@", "true" if unique else "false"))
     peak = 0.0
     stop = threading.Event()
 
@@ -230,27 +253,27 @@ def run_wrk(
     return figures
 
 
-def fixture_bundles() -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(FIXTURES.glob("*.json"))]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--size", type=int, default=100, help="resources per record")
     parser.add_argument("--repeat", action="store_true", help="one record, repeated")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    bundles = fixture_bundles()
-    if args.repeat:
-        bundles = [b for b in bundles if b["entry"][0]["resource"].get("id") == "third-line"]
+    bodies = [repeated_body(args.size)] if args.repeat else distinct_bodies(args.size, 64)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        count = write_bodies(folder, bundles)
+        count = write_bodies(folder, bodies)
         with running_service(args.workers, folder) as (base, master):
             figures = run_wrk(
-                base, master, folder, seconds=args.seconds, connections=args.connections
+                base,
+                master,
+                folder,
+                seconds=args.seconds,
+                connections=args.connections,
+                unique=not args.repeat,
             )
     figures["records"] = count
     figures["workers"] = args.workers

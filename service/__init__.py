@@ -15,8 +15,17 @@ from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 
 from service.fhirstore import FixtureStore
-from service.http import demo_blueprint, fhir_blueprint, hooks_blueprint, meta_blueprint
+from service.http import (
+    app_blueprint,
+    configure_session,
+    demo_blueprint,
+    fhir_blueprint,
+    hooks_blueprint,
+    meta_blueprint,
+    smart_ehr_blueprint,
+)
 from service.http.errors import register_error_handlers
+from service.http.evidence import blueprint as evidence_blueprint
 from service.http.fhir import STORE_KEY
 from service.http.log import configure_logging
 from service.http.state import AppState, install
@@ -57,13 +66,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # schema created here, once.
     store = Store.open(database_url(settings.database_url, settings.feedback_db))
     install(app, AppState(settings=settings, feedback=store))
+    configure_session(app, settings)  # the SMART app's signed cookie (and the demo EHR's key)
 
     app.extensions[STORE_KEY] = FixtureStore.from_dir(settings.fixtures_dir)
 
     app.register_blueprint(meta_blueprint)
     app.register_blueprint(hooks_blueprint)
+    app.register_blueprint(app_blueprint)  # the SMART app, /app
+    app.register_blueprint(evidence_blueprint)  # the pages the cards link to
     if settings.demo_enabled:  # SCLC_CDS_DEMO; `sclc-cds serve` turns it off off-loopback
         app.register_blueprint(fhir_blueprint)
+        app.register_blueprint(smart_ehr_blueprint)  # /fhir as a SMART EHR (demo OAuth)
         app.register_blueprint(demo_blueprint)
     register_error_handlers(app)
     app.after_request(_preflight_headers)  # registered first, so it runs after flask-cors

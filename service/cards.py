@@ -1,12 +1,21 @@
 """Turn an evaluation into CDS Hooks 2.0 cards, using the knowledge base in `cards/`.
 
 Pure: takes an `Evaluation` (and the drafted agents for order hooks) and returns card
-JSON objects; no Flask, no I/O beyond the packaged knowledge read once. Every card is
-information for a clinician, cites its source document, carries a `uuid` derived from
-the evaluation (the same evaluation gives the same uuids, so feedback can refer to
-them), and leaves out every empty string, list or object. Text that comes from the
-record (resource ids, drug names in warnings) is escaped, because EHRs such as the
-public sandbox render `detail` markdown with raw HTML enabled.
+JSON objects built by the wire model; no Flask, no I/O beyond the packaged knowledge
+read once. A clinician reads them between patients, so (issue 10):
+
+- `patient-view` gives at most three cards: the summary (CLINICAL_RULES §11, with a
+  `smart` link that opens the relapse timeline), at a decision point one options card
+  (ranked, one or two lines an option, each with its key figure, its source and a link
+  to the full evidence), and the trial card when §10 shows the trial;
+- the disclaimer appears once per response; no internal file name appears anywhere;
+- every card's `source` is the short label of its document with the URL of the
+  service's own page about it (`/sources/<id>`); full evidence is one click away
+  (`/evidence/<option-id>`).
+
+Every card carries a `uuid` derived from the evaluation (the same evaluation gives the
+same uuids, so feedback can refer to them). Text that comes from the record is escaped,
+because EHRs such as the public sandbox render `detail` markdown with raw HTML enabled.
 """
 
 from __future__ import annotations
@@ -22,8 +31,9 @@ from typing import Any, Literal
 
 from service import wire
 from service.engine.model import Evaluation, Line, Platinum
+from service.engine.options import OPTION_AGENTS
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
-from service.knowledge import Citation, Knowledge, Option, Trial, load_knowledge
+from service.knowledge import Knowledge, Option, Source, Trial, load_knowledge
 
 __all__ = ["SUMMARY_LIMIT", "check_the_record", "order_cards", "patient_view_cards"]
 
@@ -44,22 +54,22 @@ DISCLAIMER = (
     "_Decision support for the treating clinician, not an order. "
     "Check the record and the sources before acting._"
 )
-# Agents of each drug option, as drafted in an order (order-select / order-sign).
 PLATINUM_AGENTS = frozenset({"carboplatin", "cisplatin"})
-_ORDER_OPTIONS = {
-    "topotecan": "topotecan",
-    "lurbinectedin": "lurbinectedin",
-    "amrubicin": "amrubicin",
-    "nab-paclitaxel": "nab-paclitaxel-anlotinib",
-    "anlotinib": "anlotinib",
-}
-TARLATAMAB = "tarlatamab"
+# Relapse drugs: the agents of the §9 drug options other than platinum-etoposide.
+RELAPSE_AGENTS = frozenset(
+    a
+    for option, agents in OPTION_AGENTS.items()
+    if option != "platinum-rechallenge"
+    for a in agents
+)
+TIMELINE_LINK = "Open relapse timeline"
+TIMELINE_CONTEXT = '{"view": "timeline"}'  # appContext of the smart link (service.http.app)
 # Where the platinum sensitivity cut-offs come from (CLINICAL_RULES §7).
 _SENSITIVITY_DOCUMENTS = ("000_e1d9681268751f05.txt", "003_4cac35924055ddfc.txt")
 # First-line therapy context for the "no systemic therapy" card (§8).
 _FIRST_LINE_DOCUMENT = "002_7502c6c1fab9d4d0.txt"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_RESULT_MARK = {"met": "met", "not-met": "**not met**", "unknown": "unknown"}
+_RESULT_WORD = {"met": "Met", "not-met": "Not met", "unknown": "Unknown"}
 
 
 def escape(text: str) -> str:
@@ -87,60 +97,18 @@ def _shorten(text: str) -> str:
     return text[: SUMMARY_LIMIT - 2].rstrip() + "…"
 
 
-def _citations(knowledge: Knowledge) -> dict[str, Citation]:
-    """One citation per document: the shortest label any card gives it."""
-    found: dict[str, Citation] = {}
-    for citation in (c for o in knowledge.options for c in o.citations):
-        best = found.get(citation.document)
-        if best is None or len(citation.label) < len(best.label):
-            found[citation.document] = citation
-    for trial in knowledge.trials:
-        for citation in trial.citations:
-            found.setdefault(citation.document, citation)
-    return found
-
-
-def _source(citations: Sequence[Citation]) -> wire.Source:
-    first = citations[0]
-    label = (
-        first.label
-        if len(citations) == 1
-        else "; ".join(dict.fromkeys(c.label.split(" (")[0] for c in citations))
-    )
-    return wire.Source(label=label, url=next((c.url for c in citations if c.url), None))
-
-
 def _bullets(title: str, items: Iterable[str]) -> str:
     return f"**{title}**\n\n" + "\n".join(f"- {item}" for item in items)
-
-
-def _option_body(option: Option, *, notes: bool, line: int | None = None) -> list[str]:
-    """Regimen, evidence (for the line when given), safety, availability (and notes)."""
-    evidence = option.evidence_for(line) if line is not None else option.evidence
-    sections = [
-        f"**Regimen:** {option.regimen}",
-        _bullets("Evidence", (item.text for item in evidence)),
-    ]
-    if option.safety:
-        sections.append(_bullets("Safety", option.safety))
-    if option.availability:
-        sections.append(f"**Availability:** {option.availability}")
-    if notes and option.notes:
-        sections.append(_bullets("Notes", option.notes))
-    return sections
-
-
-def _sources_section(citations: Iterable[Citation]) -> str:
-    return _bullets("Sources", (f"{c.label} (`{c.document}`)" for c in citations))
 
 
 class _CardMaker:
     """Builds the cards of one evaluation, with uuids stable for that evaluation."""
 
-    def __init__(self, evaluation: Evaluation, knowledge: Knowledge) -> None:
+    def __init__(self, evaluation: Evaluation, knowledge: Knowledge, base_url: str) -> None:
         self.evaluation = evaluation
         self.knowledge = knowledge
-        self.citations = _citations(knowledge)
+        self.base = base_url.rstrip("/")
+        self.sources: dict[str, Source] = {s.document: s for s in knowledge.sources}
         self.fingerprint = _fingerprint(evaluation)
 
     def card(
@@ -150,17 +118,18 @@ class _CardMaker:
         summary: str,
         detail: str,
         indicator: Indicator,
-        citations: Sequence[Citation],
+        documents: Sequence[str],
         override: bool = False,
         links: Sequence[wire.Link] = (),
+        disclaimer: bool = False,
     ) -> dict[str, Any]:
         """A card built (and so checked) by the wire model, as JSON."""
         return wire.Card(
             uuid=str(uuid.uuid5(_NAMESPACE, f"{self.fingerprint}|{key}")),
             summary=_shorten(summary),
-            detail=f"{detail}\n\n{_sources_section(citations)}\n\n{DISCLAIMER}",
+            detail=f"{detail}\n\n{DISCLAIMER}" if disclaimer else detail,
             indicator=indicator,
-            source=_source(citations),
+            source=self.source(documents),
             overrideReasons=(
                 [
                     wire.Coding(system=OVERRIDE_SYSTEM, code=code, display=display)
@@ -172,10 +141,36 @@ class _CardMaker:
             links=list(links) or None,
         ).dump()
 
-    def documents(self, *names: str) -> list[Citation]:
-        return [self.citations[n] for n in names if n in self.citations]
+    def source(self, documents: Sequence[str]) -> wire.Source:
+        """The short label of the card's document(s) and the service's page about it."""
+        found = [self.sources[d] for d in dict.fromkeys(documents) if d in self.sources]
+        if len(found) == 1:
+            return wire.Source(label=found[0].short_label, url=self.source_url(found[0]))
+        label = "; ".join(s.short_label for s in found) if found else "Source documents"
+        if len(label) > 80:
+            label = "Source documents"
+        return wire.Source(label=label, url=f"{self.base}/sources")
+
+    def source_url(self, source: Source) -> str:
+        return f"{self.base}/sources/{source.id}"
+
+    def evidence_url(self, option_id: str) -> str:
+        return f"{self.base}/evidence/{option_id}"
+
+    def short_label(self, document: str) -> str:
+        found = self.sources.get(document)
+        return found.short_label if found else "source document"
 
     # --- patient-view -----------------------------------------------------------------
+
+    def timeline_link(self) -> wire.Link:
+        """The smart link that opens the relapse timeline (SMART App Launch)."""
+        return wire.Link(
+            label=TIMELINE_LINK,
+            url=f"{self.base}/app/launch",
+            type="smart",
+            appContext=TIMELINE_CONTEXT,
+        )
 
     def summary_card(self) -> dict[str, Any]:
         """§11: where the patient stands, the interval, the patient, and what to check."""
@@ -202,7 +197,9 @@ class _CardMaker:
             summary="; ".join(parts),
             detail="\n\n".join(s for s in sections if s),
             indicator="warning" if check else "info",
-            citations=self.documents(*_SENSITIVITY_DOCUMENTS),
+            documents=_SENSITIVITY_DOCUMENTS,
+            links=[self.timeline_link()],
+            disclaimer=True,
         )
 
     def no_therapy_card(self) -> dict[str, Any]:
@@ -221,29 +218,67 @@ class _CardMaker:
             summary=f"SCLC, {e.diagnosis.stage or 'unknown'} stage: no systemic therapy recorded",
             detail=detail,
             indicator="warning" if check else "info",
-            citations=self.documents(_FIRST_LINE_DOCUMENT),
+            documents=(_FIRST_LINE_DOCUMENT,),
+            links=[self.timeline_link()],
+            disclaimer=True,
         )
 
-    def option_card(self, option: Option, status: str) -> dict[str, Any]:
+    def key_figure(self, option: Option) -> tuple[str, str]:
+        """The option's key figure for this line, and the document it comes from."""
+        later = (self.evaluation.next_line or 0) >= 3 and option.key_figure_later
+        return (
+            (option.key_figure_later or "", option.key_figure_document)
+            if later
+            else (
+                option.key_figure,
+                option.key_figure_document,
+            )
+        )
+
+    def option_line(self, number: int, option: Option, status: str) -> str:
+        """One ranked entry: name, status, why, key figure with source, evidence link."""
+        figure, document = self.key_figure(option)
+        text = (
+            f"{number}. **{option.title}**: {status}. {self._why(option.id, status)} "
+            f"{figure} ({self.short_label(document)}). "
+            f"[Full evidence]({self.evidence_url(option.id)})"
+        )
+        notes = self.evaluation.notes_for(option.id)
+        if notes:
+            text += "  \n   Study population: " + "; ".join(escape(n) for n in notes) + "."
+        return text
+
+    def options_card(self) -> dict[str, Any]:
+        """At a decision point: every shown option of §9, ranked, in one card."""
         e = self.evaluation
-        label = "Recommended" if status == "recommended" else "To consider"
-        sections = [
-            f"**{label} for line {e.next_line}.** {self._why(option.id, status)}",
-            *_option_body(option, notes=True, line=e.next_line),
+        ranked = [(self.knowledge.option(o.id), o.status) for o in e.options]
+        entries = [
+            self.option_line(i, option, status)
+            for i, (option, status) in enumerate(ranked, start=1)
         ]
-        if option.population:
-            sections.append(f"**Study population:** {option.population}")
-        population = e.notes_for(option.id)
-        if population:
-            heading = "This patient and the study population"
-            sections.append(_bullets(heading, (escape(n) for n in population)))
+        top_title, top_status = ranked[0][0].title, ranked[0][1]
+        summary = f"Line {e.next_line} options: {top_title} ({top_status})"
+        if len(ranked) > 1:
+            summary += f" and {len(ranked) - 1} more to consider"
+        documents = [d for option, _ in ranked for d in (c.document for c in option.citations)]
+        detail = (
+            f"Options for **line {e.next_line}** described in the source documents, "
+            "recommended first, then in the order of the rules:\n\n" + "\n".join(entries)
+        )
         return self.card(
-            f"option:{option.id}",
-            summary=f"Line {e.next_line} option ({status}): {option.title}",
-            detail="\n\n".join(sections),
+            "options",
+            summary=summary,
+            detail=detail,
             indicator="info",
-            citations=option.citations,
+            documents=documents,
             override=True,
+            links=[
+                wire.Link(
+                    label=f"Evidence for every line-{e.next_line} option",
+                    url=f"{self.base}/evidence",
+                    type="absolute",
+                )
+            ],
         )
 
     def trial_card(self, trial: Trial) -> dict[str, Any]:
@@ -251,27 +286,27 @@ class _CardMaker:
         result = next(t for t in e.trials if t.id == trial.nct_id)
         verdict = result.verdict.replace("-", " ")
         descriptions = {c.criterion: c.description for c in trial.criteria}
-        rows = "\n".join(
-            f"| {descriptions.get(c.criterion, c.criterion)} | {_RESULT_MARK[c.result]}"
-            + (f" ({escape(c.detail)})" if c.detail and c.result != "met" else "")
-            + " |"
-            for c in result.criteria
-        )
-        sections = [
-            f"**Pre-screen: {verdict}** (from the record; the study team decides eligibility).",
-            f"**{trial.title}** ({trial.phase}, {trial.status} as of the listing, "
-            f"{trial.participants} participants, start {trial.start}).",
-            f"**Regimen:** {trial.regimen}",
-            f"| Criterion | From the record |\n|---|---|\n{rows}",
+        groups: dict[str, list[str]] = {"not-met": [], "unknown": [], "met": []}
+        for c in result.criteria:
+            shown = descriptions.get(c.criterion, c.criterion).rstrip(".")
+            if c.detail and c.result != "met":
+                shown += f" ({escape(c.detail)})"
+            groups[c.result].append(shown)
+        rows = [
+            f"- **{_RESULT_WORD[result_]}:** " + "; ".join(items)
+            for result_, items in groups.items()
+            if items
         ]
-        if trial.not_prescreened:
-            sections.append(_bullets("Not checked from the record", trial.not_prescreened))
+        detail = (
+            f"**Pre-screen: {verdict}** (from the record; the study team decides "
+            f"eligibility). {trial.title}: {trial.regimen}\n\n" + "\n".join(rows)
+        )
         return self.card(
             f"trial:{trial.nct_id}",
             summary=f"Trial {trial.nct_id} (lomustine + anlotinib, {trial.phase}): {verdict}",
-            detail="\n\n".join(sections),
+            detail=detail,
             indicator="info",
-            citations=trial.citations,
+            documents=[c.document for c in trial.citations],
             links=[
                 wire.Link(
                     label=f"{trial.nct_id} on ClinicalTrials.gov", url=trial.url, type="absolute"
@@ -281,66 +316,117 @@ class _CardMaker:
 
     # --- order-select / order-sign ----------------------------------------------------
 
-    def platinum_warning(self, agent: str) -> dict[str, Any]:
-        platinum = self.evaluation.platinum
-        interval = platinum.interval_days if platinum else None
-        sensitivity = platinum.sensitivity if platinum else "unknown"
-        rechallenge = self.knowledge.option("platinum-rechallenge")
-        t = self.thresholds
-        detail = (
-            f"{agent.capitalize()} is being ordered for a patient whose last platinum-based "
-            f"line was followed by {_interval_words(interval)} ({sensitivity}). Relapse "
-            f"within {t.sensitive_days} days of platinum predicts a low response to further "
-            "chemotherapy, and re-treatment with platinum is described for sensitive "
-            f"relapse ({t.rechallenge_window_days} days or more).\n\n"
-            + _bullets("Evidence", (item.text for item in rechallenge.evidence))
+    def order_card(
+        self, agent: str, *, indicator: Indicator, summary: str, detail: str, option: Option | None
+    ) -> dict[str, Any]:
+        documents = (
+            [c.document for c in option.citations] if option else list(_SENSITIVITY_DOCUMENTS)
+        )
+        links = (
+            [
+                wire.Link(
+                    label=f"{option.title}: full evidence",
+                    url=self.evidence_url(option.id),
+                    type="absolute",
+                )
+            ]
+            if option
+            else []
         )
         return self.card(
-            f"order:platinum:{agent}",
-            summary=f"{agent.capitalize()} re-treatment: platinum-{sensitivity} relapse "
-            f"({_interval_words(interval)})",
+            f"order:{agent}:{indicator}",
+            summary=summary,
             detail=detail,
-            indicator="warning",
-            citations=self.documents(*_SENSITIVITY_DOCUMENTS),
-            override=True,
+            indicator=indicator,
+            documents=documents,
+            override=indicator == "warning",
+            links=links,
         )
 
-    def drafted_option(self, option: Option, agent: str) -> dict[str, Any]:
-        shown = {o.id: o.status for o in self.evaluation.options}
-        context = (
-            f"This service lists it for line {self.evaluation.next_line} ({shown[option.id]})."
-            if option.id in shown
-            else "It is not among the options this service lists for the patient now."
-        )
-        sections = [
-            f"**{option.title}** is being ordered. {context}",
-            *_option_body(option, notes=False),
-        ]
-        return self.card(
-            f"order:option:{option.id}:{agent}",
-            summary=f"{option.title}: evidence for relapsed SCLC",
-            detail="\n\n".join(sections),
-            indicator="info",
-            citations=option.citations,
-        )
-
-    def tarlatamab_monitoring(self) -> dict[str, Any]:
-        option = self.knowledge.option("tarlatamab")
-        detail = (
-            "Tarlatamab is being ordered. Plan the monitoring the source describes.\n\n"
-            + _bullets("Safety", option.safety)
-        )
-        if self.evaluation.diagnosis.stage == "limited":
-            detail += (
-                "\n\nThe record gives **limited stage**; the source describes tarlatamab "
-                "for extensive stage."
+    def drafted(self, agent: str) -> dict[str, Any] | None:
+        """The card for one drafted anticancer agent, or None (not an SCLC relapse drug)."""
+        e = self.evaluation
+        name = agent.capitalize()
+        shown = {o.id: o.status for o in e.options}
+        received = {a for line in e.lines for a in line.agents}
+        if agent in PLATINUM_AGENTS:
+            platinum = e.platinum
+            if e.next_line is None or platinum is None:
+                return None
+            if platinum.sensitivity in ("refractory", "resistant"):
+                t = self.thresholds
+                return self.order_card(
+                    agent,
+                    indicator="warning",
+                    summary=f"{name}: platinum-{platinum.sensitivity} relapse",
+                    detail=(
+                        f"The last platinum line was followed by "
+                        f"{_interval_words(platinum.interval_days)}, under "
+                        f"{t.sensitive_days} days, where re-treatment with platinum is "
+                        "expected to respond poorly."
+                    ),
+                    option=None,
+                )
+            if "platinum-rechallenge" in shown:
+                option = self.knowledge.option("platinum-rechallenge")
+                return self.option_entry(agent, option, shown[option.id])
+            return None
+        if agent not in RELAPSE_AGENTS:
+            return None
+        option_id = next((o for o in shown if agent in OPTION_AGENTS.get(o, frozenset())), None)
+        if agent in received:
+            line = next(x for x in e.lines if agent in x.agents)
+            return self.order_card(
+                agent,
+                indicator="warning",
+                summary=f"{name} was already given (line {line.number})",
+                detail=(
+                    f"{name} is recorded in line {line.number} ({_shown_day(line.start)} to "
+                    f"{_shown_day(line.end)}); the source documents describe it for a "
+                    "relapse, not for re-treatment."
+                ),
+                option=None,
             )
-        return self.card(
-            "order:tarlatamab-monitoring",
-            summary="Tarlatamab: monitor for cytokine release syndrome and neurotoxicity",
+        if e.next_line is None:
+            return self.order_card(
+                agent,
+                indicator="warning",
+                summary=f"{name}: no relapse is recorded",
+                detail=(
+                    f"{name} is a treatment for relapsed SCLC, and no progression after the "
+                    "latest line is recorded."
+                ),
+                option=None,
+            )
+        if option_id is None:
+            return self.order_card(
+                agent,
+                indicator="warning",
+                summary=f"{name} is not among this patient's line {e.next_line} options",
+                detail=(
+                    f"{name} is not among the options the rules give for line {e.next_line} "
+                    "of this patient; the summary card says what the record shows."
+                ),
+                option=None,
+            )
+        return self.option_entry(agent, self.knowledge.option(option_id), shown[option_id])
+
+    def option_entry(self, agent: str, option: Option, status: str) -> dict[str, Any]:
+        """The option's entry for a drafted drug that is one of the patient's options."""
+        figure, document = self.key_figure(option)
+        detail = (
+            f"**{option.title}** is a line {self.evaluation.next_line} option for this "
+            f"patient ({status}). {self._why(option.id, status)} {figure} "
+            f"({self.short_label(document)})."
+        )
+        if option.safety:
+            detail += "\n\n" + _bullets("Safety", option.safety)
+        return self.order_card(
+            agent,
+            indicator="info",
+            summary=f"{option.title}: line {self.evaluation.next_line} option ({status})",
             detail=detail,
-            indicator="warning",
-            citations=option.citations,
+            option=option,
         )
 
     # --- text pieces ------------------------------------------------------------------
@@ -578,17 +664,19 @@ def _interval_words(days: int | None) -> str:
 
 
 def patient_view_cards(
-    evaluation: Evaluation, *, knowledge: Knowledge | None = None
+    evaluation: Evaluation, *, base_url: str, knowledge: Knowledge | None = None
 ) -> list[dict[str, Any]]:
-    """The cards `patient-view` returns for this evaluation (CLINICAL_RULES §8–§10)."""
+    """The cards `patient-view` returns (CLINICAL_RULES §8–§11): the summary, and at a
+    decision point the options card and the trial card; links under `base_url`."""
     e = evaluation
     if not e.diagnosis.sclc or e.patient.deceased:
         return []
-    maker = _CardMaker(e, knowledge or load_knowledge())
+    maker = _CardMaker(e, knowledge or load_knowledge(), base_url)
     if not e.lines:
         return [maker.no_therapy_card()]
     cards = [maker.summary_card()]
-    cards.extend(maker.option_card(maker.knowledge.option(o.id), o.status) for o in e.options)
+    if e.options:
+        cards.append(maker.options_card())
     cards.extend(
         maker.trial_card(maker.knowledge.trial(t.id)) for t in e.trials if t.id == TRIAL_ID
     )
@@ -597,24 +685,25 @@ def patient_view_cards(
 
 def check_the_record(evaluation: Evaluation, *, knowledge: Knowledge | None = None) -> list[str]:
     """The items the summary card lists under "Check the record" (§11), as its markdown."""
-    return _CardMaker(evaluation, knowledge or load_knowledge())._check_items()
+    return _CardMaker(evaluation, knowledge or load_knowledge(), "")._check_items()
 
 
 def order_cards(
-    evaluation: Evaluation, agents: Sequence[str], *, knowledge: Knowledge | None = None
+    evaluation: Evaluation,
+    agents: Sequence[str],
+    *,
+    base_url: str,
+    knowledge: Knowledge | None = None,
 ) -> list[dict[str, Any]]:
-    """Cards for drafted orders of these agents (order-select / order-sign)."""
+    """Cards for drafted orders of these agents (order-select / order-sign): a drug that
+    is one of the patient's options gets its entry (info); a relapse drug outside a
+    decision point, a drug already received, or platinum after a refractory or resistant
+    relapse gets a warning saying why; other drugs get nothing. The disclaimer once."""
     e = evaluation
     if not e.diagnosis.sclc or e.patient.deceased:
         return []
-    maker = _CardMaker(e, knowledge or load_knowledge())
-    cards: list[dict[str, Any]] = []
-    for agent in dict.fromkeys(agents):
-        if agent in PLATINUM_AGENTS:
-            if e.platinum and e.platinum.sensitivity in ("refractory", "resistant"):
-                cards.append(maker.platinum_warning(agent))
-        elif agent == TARLATAMAB:
-            cards.append(maker.tarlatamab_monitoring())
-        elif agent in _ORDER_OPTIONS:
-            cards.append(maker.drafted_option(maker.knowledge.option(_ORDER_OPTIONS[agent]), agent))
+    maker = _CardMaker(e, knowledge or load_knowledge(), base_url)
+    cards = [c for agent in dict.fromkeys(agents) if (c := maker.drafted(agent)) is not None]
+    if cards:
+        cards[0]["detail"] = f"{cards[0]['detail']}\n\n{DISCLAIMER}"
     return cards

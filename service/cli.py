@@ -16,7 +16,8 @@ from service import create_app, synth
 from service.errors import InputError
 from service.fhir import load_path
 from service.http.server import exposure_problem, is_loopback, serve
-from service.pipeline import assess, assess_each
+from service.pipeline import DEFAULT_BASE_URL, assess, assess_each
+from service.screen.cli import add_population_parser, add_screen_parser
 from service.settings import Settings
 
 __all__ = ["main"]
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     fixtures = commands.add_parser("fixtures", help="synthetic SCLC patients for tests")
     kinds = fixtures.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    add_population_parser(kinds)
+    add_screen_parser(commands)
     new = kinds.add_parser(
         "new",
         help="write a synthetic patient Bundle from a short description",
@@ -171,6 +174,7 @@ def _evaluate(args: argparse.Namespace) -> Any:
             today=today,
             thresholds=settings.thresholds,
             warnings=warnings,
+            base_url=settings.base_url or DEFAULT_BASE_URL,
         )
         if found.record.patient is None:
             raise InputError(f"no Patient with id {args.patient!r} in {args.path}")
@@ -179,7 +183,11 @@ def _evaluate(args: argparse.Namespace) -> Any:
     results = [
         a.to_json()
         for a in assess_each(
-            resources, today=today, thresholds=settings.thresholds, warnings=warnings
+            resources,
+            today=today,
+            thresholds=settings.thresholds,
+            warnings=warnings,
+            base_url=settings.base_url or DEFAULT_BASE_URL,
         )
     ]
     return results[0] if len(results) == 1 else results

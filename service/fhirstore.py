@@ -144,6 +144,12 @@ class FixtureStore:
     def read(self, kind: str, ident: str) -> dict[str, Any] | None:
         return self._by_type.get(kind, {}).get(ident)
 
+    def compartment_of(self, kind: str, ident: str) -> str | None:
+        """The `Patient/<id>` a stored resource belongs to; None when there is no such
+        resource or it names no patient."""
+        resource = self.read(kind, ident)
+        return _patient_of(resource) if resource is not None else None
+
     def resources_of(self, patient_id: str) -> Iterator[dict[str, Any]]:
         """Every resource of a patient (the Patient first), and the Medications they use."""
         ref = f"Patient/{patient_id}"

@@ -1,11 +1,18 @@
 """The knowledge base: option and trial cards read from the `cards` package.
 
-`cards/` holds one TOML file per option of CLINICAL_RULES §9 (`option-<id>.toml`) and
-one per trial of §10 (`trial-<NCT id>.toml`). Each file gives its regimen, when the
-product shows it, evidence bullets with the figures they quote (a bullet may apply at
-one line only: `Option.evidence_for(next_line)` gives those for a line), whom the
-evidence's study enrolled where a document says so (`population`), and citations of the
-source documents (`../shared/docs/`, by file name).
+`cards/` holds one TOML file per option of CLINICAL_RULES §9 (`option-<id>.toml`), one
+per trial of §10 (`trial-<NCT id>.toml`) and `sources.toml`, which describes each source
+document (`../shared/docs/`) for a reader: title, publisher, date, a short label and,
+where verified, its public URL. An option file gives its regimen, when the product shows
+it, its key figure (one short line, `Option.key_figure_for(next_line)`), evidence bullets
+with the figures they quote (a bullet may apply at one line only:
+`Option.evidence_for(next_line)` gives those for a line), whom the evidence's study
+enrolled where a document says so (`population`), its toxicity (`safety`) apart from
+access and regulatory status (`availability`), and citations of the source documents
+by file name; every cited document must have its source.
+
+No text a clinician reads names a document file (`003_….txt`): cards and pages show
+a source's `short_label` or `title` instead.
 
 - `load_knowledge()` reads the shipped files once and validates them; any fault is a
   `KnowledgeError` naming the file and the field.
@@ -18,8 +25,10 @@ documents themselves, by `tools.check_knowledge` (`make check-knowledge`).
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import date
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -27,6 +36,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,12 +54,16 @@ from service.errors import SclcCdsError
 __all__ = [
     "DOCUMENTS",
     "EVIDENCE_LINES",
+    "KEY_FIGURE_MAX",
+    "SHORT_LABEL_MAX",
+    "SOURCES_FILE",
     "Citation",
     "Evidence",
     "EvidenceLine",
     "Knowledge",
     "KnowledgeError",
     "Option",
+    "Source",
     "Trial",
     "TrialCriterion",
     "engine_criteria",
@@ -70,8 +84,44 @@ DOCUMENTS: tuple[str, ...] = get_args(DocumentName)
 # The trials the engine pre-screens (§10), with their registry pages.
 ENGINE_TRIALS = {TRIAL_ID: TRIAL_URL}
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# A document's file name, in any text: the documents are cited by file name, but a reader
+# is never shown one (`Source.short_label` and `Source.title` stand for it).
+_FILE_NAME = re.compile(r"\w\.txt\b", re.IGNORECASE)
+
+
+def _no_file_name(value: str) -> str:
+    if _FILE_NAME.search(value):
+        raise ValueError("must not name a document file (a source's short_label stands for it)")
+    return value
+
+
+def _line(max_length: int | None = None) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+
+
+Text = Annotated[str, _line(), AfterValidator(_no_file_name)]
 Url = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+# The one line a card shows beside an option's name: its single most useful figure.
+KEY_FIGURE_MAX = 90
+KeyFigure = Annotated[str, _line(KEY_FIGURE_MAX), AfterValidator(_no_file_name)]
+# What a card shows as an item's source, e.g. "Tian et al. 2026 (ANNAB)".
+SHORT_LABEL_MAX = 40
+ShortLabel = Annotated[str, _line(SHORT_LABEL_MAX), AfterValidator(_no_file_name)]
+SourceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+
+
+def _calendar_date(value: str) -> str:
+    # "2023", "2026-06" or "2024-12-06": as precise as the document is, and a real date.
+    year, month, day = (value.split("-") + ["01", "01"])[:3]
+    date(int(year), int(month), int(day))  # ValueError for month 13, day 31 in June, ...
+    return value
+
+
+PartialDate = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"),
+    AfterValidator(_calendar_date),
+]
 T = TypeVar("T")
 NonEmpty = Annotated[tuple[T, ...], Field(min_length=1)]
 
@@ -133,28 +183,93 @@ class Citation(_Card):
     url: Url | None = None
 
 
-def _cited(citations: Iterable[Citation], evidence: Iterable[Evidence]) -> None:
+class Source(_Card):
+    """A source document as a reader sees it: what it is, who published it, when, where.
+
+    `title`, `publisher` and `date` are as the document itself gives them (a date as
+    precise as it is: "2023", "2024-12-06"); `publisher` or `date` is left out where the
+    document names none. `short_label` (at most 40 characters) is what a card shows as
+    the source; `url` only where the public address was verified.
+    """
+
+    id: SourceId
+    document: DocumentName
+    title: Text
+    publisher: Text | None = None
+    date: PartialDate | None = None
+    short_label: ShortLabel
+    url: Url | None = None
+
+
+def _one_each(sources: tuple[Source, ...]) -> None:
+    for key in ("id", "document"):
+        values = [getattr(source, key) for source in sources]
+        if len(set(values)) != len(values):
+            raise ValueError(f"sources: two sources have the same {key}")
+
+
+class _Sources(_Card):
+    """`sources.toml`: the sources, each with its own id and document."""
+
+    sources: NonEmpty[Source]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        _one_each(self.sources)
+        return self
+
+
+def _cited(citations: Iterable[Citation], used: Iterable[tuple[str, str]]) -> None:
     documents = [c.document for c in citations]
     if len(set(documents)) != len(documents):
         raise ValueError("citations: a document is cited twice")
-    for i, item in enumerate(evidence):
-        if item.document not in documents:
-            raise ValueError(f"evidence[{i}].document: {item.document} is not among the citations")
+    for field, document in used:
+        if document not in documents:
+            raise ValueError(f"{field}: {document} is not among the citations")
+
+
+# Words of access, cost and regulatory status: they belong under `availability`, never
+# under `safety`, which is about toxicity only.
+_AVAILABILITY_WORDS = re.compile(
+    r"\b(access\w*|approv\w*|availab\w*|afford\w*|reimburs\w*|licen[cs]\w*|"
+    r"regulat\w*|marketed|price\w*|cost\w*)\b",
+    re.IGNORECASE,
+)
 
 
 class Option(_Card):
-    """One option of §9: what it is, when it is shown, its evidence and sources."""
+    """One option of §9: what it is, when it is shown, its key figure, evidence and sources.
+
+    `key_figure` is the one line a card shows for the option (at most 90 characters),
+    taken from `key_figure_document`; `key_figure_later`, where the evidence differs from
+    the third line on, replaces it there (same document): `key_figure_for(next_line)`.
+    `safety` is toxicity only; access, cost and regulatory status go under `availability`.
+    """
 
     id: Text
     title: Text
     regimen: Text
     when: Text
+    key_figure: KeyFigure
+    key_figure_later: KeyFigure | None = None
+    key_figure_document: DocumentName
     availability: Text | None = None
     population: Text | None = None  # whom the evidence's study enrolled, where it says
     safety: tuple[Text, ...] = ()
     notes: tuple[Text, ...] = ()
     evidence: NonEmpty[Evidence]
     citations: NonEmpty[Citation]
+
+    @field_validator("safety")
+    @classmethod
+    def _toxicity_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, text in enumerate(value):
+            if found := _AVAILABILITY_WORDS.search(text):
+                raise ValueError(
+                    f"safety[{i}] speaks of {found.group()!r}: access, cost and approval "
+                    "belong under availability"
+                )
+        return value
 
     @field_validator("id")
     @classmethod
@@ -165,7 +280,8 @@ class Option(_Card):
 
     @model_validator(mode="after")
     def _evidence_cited(self) -> Self:
-        _cited(self.citations, self.evidence)
+        used = [(f"evidence[{i}].document", e.document) for i, e in enumerate(self.evidence)]
+        _cited(self.citations, [*used, ("key_figure_document", self.key_figure_document)])
         return self
 
     @model_validator(mode="after")
@@ -184,6 +300,15 @@ class Option(_Card):
         """
         line = _evidence_line(next_line)
         return tuple(item for item in self.evidence if item.line in (None, line))
+
+    def key_figure_for(self, next_line: int) -> str:
+        """The key figure at `next_line`: `key_figure_later` from line 3 where there is one.
+
+        Like `evidence_for`, a `next_line` below 2 is a ValueError.
+        """
+        if _evidence_line(next_line) == "third-or-later" and self.key_figure_later:
+            return self.key_figure_later
+        return self.key_figure
 
 
 class TrialCriterion(_Card):
@@ -219,11 +344,46 @@ class Trial(_Card):
         return self
 
 
+def _documents_used(item: Option | Trial) -> Iterator[tuple[str, str]]:
+    """(field, document) for every document `item` names: citations and key figure."""
+    for i, citation in enumerate(item.citations):
+        yield f"citations[{i}].document", citation.document
+    if isinstance(item, Option):
+        yield "key_figure_document", item.key_figure_document
+
+
+def _unsourced(
+    items: Iterable[tuple[str, Option | Trial]], sources: Iterable[Source]
+) -> tuple[str, str, str] | None:
+    """The first (where, field, document) naming a document that has no source, if any."""
+    described = {source.document for source in sources}
+    for where, item in items:
+        for field, document in _documents_used(item):
+            if document not in described:
+                return where, field, document
+    return None
+
+
 class Knowledge(_Card):
-    """The options (the loader gives all, in the order of `OPTION_IDS`) and the trials."""
+    """The options (the loader gives all, in the order of `OPTION_IDS`), trials, sources.
+
+    Every document an option or trial cites has its source.
+    """
 
     options: NonEmpty[Option]
     trials: tuple[Trial, ...] = ()
+    sources: NonEmpty[Source]
+
+    @model_validator(mode="after")
+    def _every_document_has_its_source(self) -> Self:
+        _one_each(self.sources)
+        items: list[tuple[str, Option | Trial]] = []
+        items += [(f"options[{i}]", option) for i, option in enumerate(self.options)]
+        items += [(f"trials[{i}]", trial) for i, trial in enumerate(self.trials)]
+        if found := _unsourced(items, self.sources):
+            where, field, document = found
+            raise ValueError(f"{where}.{field}: {document} has no source")
+        return self
 
     def option(self, option_id: str) -> Option:
         """The option with this id."""
@@ -238,6 +398,20 @@ class Knowledge(_Card):
             if trial.nct_id == nct_id:
                 return trial
         raise KeyError(nct_id)
+
+    def source(self, source_id: str) -> Source:
+        """The source with this id (e.g. "tian-2026-annab")."""
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+    def source_for(self, document: str) -> Source:
+        """The source of this document file (a `Citation.document`)."""
+        for source in self.sources:
+            if source.document == document:
+                return source
+        raise KeyError(document)
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,16 +449,22 @@ def engine_criteria() -> tuple[str, ...]:
     return criterion_names()
 
 
+SOURCES_FILE = "sources.toml"
+
+
 def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
-    """Read and validate the option and trial files of `directory`."""
+    """Read and validate the option, trial and source files of `directory`."""
     files = sorted(
         (f for f in directory.iterdir() if f.is_file() and f.name.endswith(".toml")),
         key=lambda f: f.name,
     )
     options: dict[str, Option] = {}
     trials: dict[str, Trial] = {}
+    sources: tuple[Source, ...] = ()
     for file in files:
-        if file.name.startswith("option-"):
+        if file.name == SOURCES_FILE:
+            sources = _parse(_Sources, file).sources
+        elif file.name.startswith("option-"):
             option = _parse(Option, file)
             if file.name != f"option-{option.id}.toml":
                 raise KnowledgeError(
@@ -303,7 +483,8 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
             trials[trial.nct_id] = trial
         else:
             raise KnowledgeError(
-                "not an option-<id>.toml or trial-<NCT id>.toml file", file=file.name
+                f"not an option-<id>.toml, trial-<NCT id>.toml or {SOURCES_FILE} file",
+                file=file.name,
             )
     for option_id in OPTION_IDS:
         if option_id not in options:
@@ -313,9 +494,20 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
     for nct_id in ENGINE_TRIALS:
         if nct_id not in trials:
             raise KnowledgeError(f"no file for trial {nct_id}", file=f"trial-{nct_id}.toml")
+    if not sources:
+        raise KnowledgeError("no file describing the source documents", file=SOURCES_FILE)
+    files_items: list[tuple[str, Option | Trial]] = []
+    files_items += [(f"option-{i}.toml", options[i]) for i in OPTION_IDS]
+    files_items += [(f"trial-{i}.toml", trials[i]) for i in sorted(trials)]
+    if found := _unsourced(files_items, sources):
+        file_name, field, document = found
+        raise KnowledgeError(
+            f"{document} has no source in {SOURCES_FILE}", file=file_name, field=field
+        )
     return Knowledge(
         options=tuple(options[i] for i in OPTION_IDS),
         trials=tuple(trials[i] for i in sorted(trials)),
+        sources=sources,
     )
 
 

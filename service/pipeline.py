@@ -7,7 +7,9 @@ and anything later. `pick_patient` is the one rule for which patient is evaluate
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -17,9 +19,23 @@ from service.cards import patient_view_cards
 from service.engine import Evaluation, Thresholds, evaluate
 from service.engine.record import Record
 from service.errors import InputError
-from service.fhir import RawResource, build_record, build_records
+from service.fhir import RawResource, build_records
+from service.fhir.parse import Fingerprint, select
 
-__all__ = ["Assessment", "assess", "assess_each", "pick_patient"]
+__all__ = [
+    "CACHE_SIZE",
+    "DEFAULT_BASE_URL",
+    "Assessment",
+    "AssessmentCache",
+    "assess",
+    "assess_each",
+    "cache_of",
+    "pick_patient",
+]
+
+# The service's address under `make run`: where the links of cards made outside a
+# request (the CLI) point unless SCLC_CDS_BASE_URL says otherwise.
+DEFAULT_BASE_URL = "http://localhost:8080"
 
 
 @dataclass(frozen=True)
@@ -28,11 +44,12 @@ class Assessment:
 
     record: Record
     evaluation: Evaluation
+    base_url: str = DEFAULT_BASE_URL  # where the cards' links point (the service itself)
 
     @cached_property
     def cards(self) -> list[dict[str, Any]]:
         """The cards `patient-view` returns (built once, on first use)."""
-        return patient_view_cards(self.evaluation)
+        return patient_view_cards(self.evaluation, base_url=self.base_url)
 
     def to_json(self) -> dict[str, Any]:
         """The evaluation JSON of CONTRACT.md, with its cards."""
@@ -56,6 +73,65 @@ def pick_patient(resources: Sequence[RawResource], patient_id: str | None) -> st
     return ids[0]
 
 
+# Assessments one worker process keeps (AssessmentCache): a record repeated (a chart
+# opened again, a hook fired twice) within this many distinct calls is answered at once.
+CACHE_SIZE = 256
+_CACHE_KEY = "sclc_cds.assessments"
+
+
+class AssessmentCache:
+    """The latest assessments of one process, each beside what its reader read.
+
+    A call is answered from here only when the resources it reads (the fast path's:
+    `service.fhir.parse.Selection`), its patient id, evaluation date, thresholds,
+    reader warnings and card base URL are equal, value for value, to a cached call's:
+    the JSON itself is compared, never a hash, so no collision can hand one patient's
+    cards to another call. Bounded: the least recently used entry goes first.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self.hits = 0
+        self._entries: OrderedDict[Hashable, tuple[Fingerprint, Assessment]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key: Hashable, reads: Callable[[Fingerprint], bool]) -> Assessment | None:
+        """The cached assessment of `key` when `reads(fingerprint)` says it read the same."""
+        with self._lock:
+            found = self._entries.get(key)
+        if found is None or not reads(found[0]):
+            return None
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+            self.hits += 1
+        return found[1]
+
+    def put(self, key: Hashable, fingerprint: Fingerprint, assessment: Assessment) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (fingerprint, assessment)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def cache_of(extensions: MutableMapping[str, Any]) -> AssessmentCache:
+    """The app's assessment cache (one per app, in each worker process)."""
+    found = extensions.get(_CACHE_KEY)
+    if not isinstance(found, AssessmentCache):
+        found = extensions.setdefault(_CACHE_KEY, AssessmentCache())
+    return found
+
+
 def assess(
     resources: Sequence[RawResource],
     *,
@@ -63,11 +139,28 @@ def assess(
     today: date,
     thresholds: Thresholds,
     warnings: Sequence[str] = (),
+    base_url: str = DEFAULT_BASE_URL,
+    full_validation: bool = False,
+    cache: AssessmentCache | None = None,
 ) -> Assessment:
-    """The named patient's (or the only patient's) assessment."""
+    """The named patient's (or the only patient's) assessment.
+
+    The reader validates only what the engine can read (`full_validation` validates
+    every resource, for comparison); with `cache`, a call that reads exactly what a
+    cached one read gets that assessment.
+    """
     chosen = pick_patient(resources, patient_id)
-    record = build_record(resources, patient_id=chosen, warnings=warnings)
-    return Assessment(record, evaluate(record, today=today, thresholds=thresholds))
+    selection = select(resources, patient_id=chosen, today=today, full_validation=full_validation)
+    key = (chosen, today, thresholds, tuple(warnings), base_url, full_validation)
+    if cache is not None:
+        found = cache.get(key, selection.reads_as)
+        if found is not None:
+            return found
+    record = selection.record(warnings)
+    assessment = Assessment(record, evaluate(record, today=today, thresholds=thresholds), base_url)
+    if cache is not None:
+        cache.put(key, selection.fingerprint(), assessment)
+    return assessment
 
 
 def assess_each(
@@ -76,9 +169,16 @@ def assess_each(
     today: date,
     thresholds: Thresholds,
     warnings: Sequence[str] = (),
+    base_url: str = DEFAULT_BASE_URL,
+    full_validation: bool = False,
 ) -> list[Assessment]:
     """Every Patient of a population input, each on its own resources (read once)."""
-    records = [r for r in build_records(resources, warnings=warnings) if r.patient is not None]
+    found = build_records(
+        resources, warnings=warnings, today=today, full_validation=full_validation
+    )
+    records = [r for r in found if r.patient is not None]
     if not records:
         raise InputError("the input holds no Patient resource")
-    return [Assessment(r, evaluate(r, today=today, thresholds=thresholds)) for r in records]
+    return [
+        Assessment(r, evaluate(r, today=today, thresholds=thresholds), base_url) for r in records
+    ]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from importlib import resources
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

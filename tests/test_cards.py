@@ -1,4 +1,4 @@
-"""Cards (service/cards.py): every case of CLINICAL_RULES §8, card shape, order cards."""
+"""Cards (service/cards.py): at most three a decision point, shape, links, order cards."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 
-from service.cards import SUMMARY_LIMIT, escape, order_cards, patient_view_cards
+from service.cards import DISCLAIMER, SUMMARY_LIMIT, escape, order_cards, patient_view_cards
 from service.engine import evaluate
 from service.engine.model import Evaluation
 from service.fhir import build_records, load_path
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)
-DOCUMENT = re.compile(r"`(00[0-4]_[0-9a-f]{16}\.txt)`")
+BASE = "https://cds.example.org"
+FILE_NAME = re.compile(r"00[0-4]_[0-9a-f]{16}\.txt")
+ALL_SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
 
 
 def evaluation_of(scenario: str) -> Evaluation:
@@ -27,7 +29,11 @@ def evaluation_of(scenario: str) -> Evaluation:
 
 
 def cards_of(scenario: str) -> list[dict[str, Any]]:
-    return patient_view_cards(evaluation_of(scenario))
+    return patient_view_cards(evaluation_of(scenario), base_url=BASE)
+
+
+def orders(scenario: str, *agents: str) -> list[dict[str, Any]]:
+    return order_cards(evaluation_of(scenario), agents, base_url=BASE)
 
 
 def no_empty_values(value: Any, where: str = "card") -> None:
@@ -44,16 +50,17 @@ def no_empty_values(value: Any, where: str = "card") -> None:
         assert value.strip(), f"{where} is an empty string"
 
 
-ALL_SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
-
-
 @pytest.mark.parametrize("scenario", ALL_SCENARIOS)
-def test_every_card_has_the_required_shape_and_cites_a_document(scenario: str) -> None:
-    """Every fixture's cards: allowed fields, nothing empty, short summary, a cited document."""
+def test_every_response_is_short_linked_and_free_of_file_names(scenario: str) -> None:
+    """Issue 10: ≤ 3 cards, the disclaimer once, no file names, sources on our own pages."""
     evaluation = evaluation_of(scenario)
-    cards = patient_view_cards(evaluation)
-    # §2: no cards only when not SCLC or deceased, so the loop below checks something
+    cards = patient_view_cards(evaluation, base_url=BASE)
+    # §2: no cards only when not SCLC or deceased, so the checks below check something
     assert cards or not evaluation.diagnosis.sclc or evaluation.patient.deceased
+    if not cards:
+        return
+    assert len(cards) <= (3 if evaluation.next_line else 1)
+    assert sum(c["detail"].count(DISCLAIMER) for c in cards) == 1
     for card in cards:
         no_empty_values(card)
         assert set(card) <= {
@@ -67,16 +74,28 @@ def test_every_card_has_the_required_shape_and_cites_a_document(scenario: str) -
         }
         assert len(card["summary"]) < SUMMARY_LIMIT
         assert card["indicator"] in {"info", "warning"}
-        assert card["source"]["label"]
-        assert DOCUMENT.search(card["detail"]), card["summary"]
-        assert "not an order" in card["detail"]
+        assert len(card["source"]["label"]) <= 80
+        assert card["source"]["url"].startswith(f"{BASE}/sources")
+        assert not FILE_NAME.search(json.dumps(card))
+        assert card["links"]
+
+
+def test_the_summary_launches_the_relapse_timeline() -> None:
+    """CDS Hooks 2.0.1 `smart` link on the summary, with an appContext the app reads."""
+    (link,) = cards_of("third-line")[0]["links"]
+    assert link == {
+        "label": "Open relapse timeline",
+        "url": f"{BASE}/app/launch",
+        "type": "smart",
+        "appContext": '{"view": "timeline"}',
+    }
 
 
 def test_not_sclc_gives_no_cards() -> None:
-    """§2: NSCLC is not SCLC: no cards."""
+    """§2: an NSCLC patient gets no cards at all."""
     evaluation = evaluation_of("nsclc")
     assert evaluation.diagnosis.sclc is False
-    assert patient_view_cards(evaluation) == []
+    assert patient_view_cards(evaluation, base_url=BASE) == []
 
 
 def test_deceased_patient_gets_no_cards() -> None:
@@ -85,91 +104,74 @@ def test_deceased_patient_gets_no_cards() -> None:
 
 
 def test_sclc_without_therapy_gets_the_single_info_card() -> None:
-    """§8: SCLC with no systemic therapy: one info card saying so, without override reasons."""
+    """§8: SCLC with no systemic therapy gets one info card saying so."""
     (card,) = cards_of("no-systemic-therapy")
     assert card["indicator"] == "info"
     assert "no systemic therapy recorded" in card["summary"]
-    assert "overrideReasons" not in card
 
 
 @pytest.mark.parametrize("scenario", ["ongoing-first-line", "first-line-completed-no-progression"])
 def test_outside_a_decision_point_only_the_summary_card_is_shown(scenario: str) -> None:
-    """§8: no decision point: only the summary card, naming line 1."""
+    """§8: with no progression after the latest line, only the summary card is shown."""
     (card,) = cards_of(scenario)
     assert "decision" not in card["summary"]
     assert "line 1" in card["summary"]
 
 
-def test_decision_point_shows_summary_then_each_option_in_order_then_the_trial() -> None:
-    """third-line: next_line 3, options of §9 in table order, trial NCT07632209."""
+def test_a_decision_point_gives_summary_options_and_trial() -> None:
+    """third-line: the summary, one options card ranked as §9 says, the trial card."""
     evaluation = evaluation_of("third-line")
-    cards = patient_view_cards(evaluation)
-    assert "line 3 decision" in cards[0]["summary"]
-    option_cards = cards[1 : 1 + len(evaluation.options)]
-    assert [c["summary"].split(": ", 1)[1] for c in option_cards] == [
-        "Platinum re-challenge (carboplatin or cisplatin with etoposide)",
-        "Lurbinectedin",
-        "Tarlatamab (Imdelltra)",
-        "Amrubicin",
-        "Anlotinib",
-        "Nab-paclitaxel or paclitaxel alone",
-        "Palliative radiotherapy",
-        "Clinical trial",
-    ]
-    assert all("overrideReasons" in c for c in option_cards)
-    trial = cards[-1]
+    summary, options, trial = cards_of("third-line")
+    assert "line 3 decision" in summary["summary"]
+    entries = [line for line in options["detail"].splitlines() if re.match(r"^\d+\. ", line)]
+    assert len(entries) == len(evaluation.options)
+    for entry, option in zip(entries, evaluation.options, strict=True):
+        assert f"{BASE}/evidence/{option.id})" in entry
+        assert f": {option.status}." in entry
+    assert "overrideReasons" in options
     assert trial["summary"].startswith("Trial NCT07632209")
-    assert trial["links"] == [
-        {
-            "label": "NCT07632209 on ClinicalTrials.gov",
-            "url": "https://clinicaltrials.gov/study/NCT07632209",
-            "type": "absolute",
-        }
-    ]
-    assert "| ECOG performance status 0 or 1. | met |" in trial["detail"]
-    assert len(cards) == 1 + len(evaluation.options) + 1
+    assert trial["links"][0]["url"] == "https://clinicaltrials.gov/study/NCT07632209"
+
+
+def test_each_option_entry_names_its_key_figure_and_source() -> None:
+    """One line an option: name, status, why, the key figure with its source, the link."""
+    (_, options) = cards_of("sensitive-late-relapse")
+    first = next(line for line in options["detail"].splitlines() if line.startswith("1. "))
+    assert first.startswith("1. **Platinum re-challenge")
+    assert ": recommended." in first
+    assert "ORR 49%" in first and "(Tian et al. 2026 (ANNAB))" in first
+
+
+def test_the_recommended_option_comes_first() -> None:
+    """§9: `recommended` first, then table order."""
+    (_, options) = cards_of("sensitive-late-relapse")
+    assert options["summary"].startswith("Line 2 options: Platinum re-challenge")
+    assert "(recommended)" in options["summary"]
 
 
 def test_second_line_decision_has_no_trial_card() -> None:
-    """§10: at a line-2 decision the trial card is left out; the ANNAB option card is shown."""
+    """§10: at a second-line decision the trial card is left out."""
     cards = cards_of("second-line-decision-after-chemo-io")
-    assert not any(c["summary"].startswith("Trial") for c in cards)
-    assert any("Nab-paclitaxel plus anlotinib" in c["summary"] for c in cards)
-
-
-def test_recommended_rechallenge_card_names_the_interval() -> None:
-    """sensitive-late-relapse: 287 days (tests/expected/README.md)."""
-    cards = cards_of("sensitive-late-relapse")
-    rechallenge = next(c for c in cards if "Platinum re-challenge" in c["summary"])
-    assert "(recommended)" in rechallenge["summary"]
-    assert "Platinum-free interval 287 days" in rechallenge["detail"]
-    assert "287 d" in cards[0]["summary"]
-
-
-def test_tarlatamab_card_carries_its_safety_monitoring() -> None:
-    """§9: the tarlatamab card names cytokine release syndrome and 24-hour monitoring."""
-    cards = cards_of("sensitive-late-relapse")
-    tarlatamab = next(c for c in cards if "Tarlatamab" in c["summary"])
-    assert "24 hours" in tarlatamab["detail"]
-    assert "Cytokine release syndrome" in tarlatamab["detail"]
+    assert len(cards) == 2
+    assert "Nab-paclitaxel plus anlotinib" in cards[1]["detail"]
 
 
 def test_incomplete_data_turns_the_summary_into_a_warning_listing_what_to_check() -> None:
-    """§11: a skipped invalid resource makes the summary a warning that names the record."""
+    """§11: an invalid record makes the summary a warning that names it."""
     (card,) = cards_of("invalid-resource")
     assert card["indicator"] == "warning"
     assert "MedicationStatement/ms7" in card["detail"]
 
 
 def test_estimated_progression_is_flagged_on_the_summary_card() -> None:
-    """§11: a proxy progression makes the summary a warning that says it is estimated."""
+    """§6.3: a proxy progression date is marked estimated on the summary card."""
     card = cards_of("proxy-progression")[0]
     assert card["indicator"] == "warning"
     assert "estimated" in card["detail"]
 
 
 def test_uuids_are_stable_for_one_evaluation_and_differ_between_evaluations() -> None:
-    """Card uuids repeat for one evaluation, are unique in it, and differ for another patient."""
+    """Card uuids repeat for the same evaluation and are unique across evaluations."""
     first = [c["uuid"] for c in cards_of("third-line")]
     again = [c["uuid"] for c in cards_of("third-line")]
     other = [c["uuid"] for c in cards_of("sensitive-late-relapse")]
@@ -179,10 +181,10 @@ def test_uuids_are_stable_for_one_evaluation_and_differ_between_evaluations() ->
 
 
 def test_record_text_is_escaped_in_card_detail() -> None:
-    """Record text in a card's detail is escaped: no HTML tag or markdown link gets through."""
+    """Text from the record cannot inject HTML or markdown links into the detail."""
     evaluation = evaluation_of("invalid-resource")
     hostile = replace(evaluation, warnings=("<img src=x onerror=alert(1)> [click](javascript:x)",))
-    (card,) = patient_view_cards(hostile)
+    (card,) = patient_view_cards(hostile, base_url=BASE)
     assert "<img" not in card["detail"]
     assert "](javascript" not in card["detail"]
     assert escape("a<b>*c*") == "a&lt;b&gt;\\*c\\*"
@@ -198,51 +200,61 @@ def test_cards_serialise_as_json() -> None:
 # --- order-select / order-sign ------------------------------------------------------
 
 
-def test_platinum_order_for_a_resistant_patient_gets_a_warning() -> None:
-    """resistant-relapse: interval 84 days."""
-    (card,) = order_cards(evaluation_of("resistant-relapse"), ["carboplatin", "etoposide"])
+def test_a_drug_that_is_one_of_the_options_gets_its_entry() -> None:
+    """Issue 10: lurbinectedin at third-line: the option's entry, info, with its link."""
+    (card,) = orders("third-line", "lurbinectedin")
+    assert card["indicator"] == "info"
+    assert card["summary"] == "Lurbinectedin: line 3 option (consider)"
+    assert card["links"][0]["url"] == f"{BASE}/evidence/lurbinectedin"
+    assert DISCLAIMER in card["detail"]
+
+
+def test_a_relapse_drug_outside_a_decision_point_is_a_warning() -> None:
+    """Topotecan while the first line is running: a warning, not evidence for relapse."""
+    (card,) = orders("ongoing-first-line", "topotecan")
     assert card["indicator"] == "warning"
-    assert "84 days" in card["summary"]
-    sources = set(DOCUMENT.findall(card["detail"]))
-    assert sources == {"000_e1d9681268751f05.txt", "003_4cac35924055ddfc.txt"}
+    assert "no relapse is recorded" in card["summary"]
 
 
-def test_platinum_order_for_a_refractory_patient_gets_a_warning() -> None:
-    """§7: a cisplatin order for a refractory patient gets one card that says refractory."""
-    (card,) = order_cards(evaluation_of("refractory"), ["cisplatin"])
-    assert "refractory" in card["summary"]
-
-
-def test_platinum_order_for_a_sensitive_patient_gets_no_card() -> None:
-    """§7: a carboplatin order after a late sensitive relapse (287 days) gets no card."""
-    assert order_cards(evaluation_of("sensitive-late-relapse"), ["carboplatin"]) == []
-
-
-def test_tarlatamab_order_gets_the_monitoring_card_of_002() -> None:
-    """A tarlatamab order gets one monitoring card, citing document 002 only."""
-    (card,) = order_cards(evaluation_of("sensitive-late-relapse"), ["tarlatamab"])
-    assert "monitor" in card["summary"]
-    assert DOCUMENT.findall(card["detail"]) == ["002_7502c6c1fab9d4d0.txt"]
+def test_a_drug_already_received_is_a_warning() -> None:
+    """Topotecan again at third-line (it was line 2): a one-sentence warning."""
+    (card,) = orders("third-line", "topotecan")
+    assert card["indicator"] == "warning"
+    assert card["summary"] == "Topotecan was already given (line 2)"
+    assert card["detail"].count(". ") <= 2
 
 
 @pytest.mark.parametrize(
-    ("agent", "title"),
+    ("scenario", "agent", "words"),
     [
-        ("topotecan", "Topotecan"),
-        ("lurbinectedin", "Lurbinectedin"),
-        ("anlotinib", "Anlotinib"),
-        ("nab-paclitaxel", "Nab-paclitaxel plus anlotinib"),
+        ("resistant-relapse", "carboplatin", "platinum-resistant"),
+        ("refractory", "cisplatin", "platinum-refractory"),
     ],
 )
-def test_other_listed_option_orders_get_their_evidence(agent: str, title: str) -> None:
-    """§9: an order for a listed option's agent gets one info card with that option's evidence."""
-    (card,) = order_cards(evaluation_of("third-line"), [agent])
+def test_platinum_after_a_refractory_or_resistant_relapse_is_a_warning(
+    scenario: str, agent: str, words: str
+) -> None:
+    """§7: platinum ordered after an early relapse: a warning saying why."""
+    (card,) = orders(scenario, agent, "etoposide")
+    assert card["indicator"] == "warning"
+    assert words in card["summary"]
+
+
+def test_platinum_for_a_late_sensitive_relapse_is_the_rechallenge_entry() -> None:
+    """287 days at line 2: carboplatin is the recommended re-challenge, shown as info."""
+    (card,) = orders("sensitive-late-relapse", "carboplatin")
     assert card["indicator"] == "info"
-    assert card["summary"].startswith(title)
-    assert "**Evidence**" in card["detail"]
+    assert "(recommended)" in card["summary"]
 
 
 def test_unlisted_drugs_and_non_sclc_patients_get_no_order_cards() -> None:
-    """Orders for unlisted drugs, or for a patient without SCLC, get no cards."""
-    assert order_cards(evaluation_of("third-line"), ["docetaxel", "lisinopril"]) == []
-    assert order_cards(evaluation_of("nsclc"), ["tarlatamab"]) == []
+    """Orders for drugs outside the SCLC agents, or for a patient without SCLC: no cards."""
+    assert orders("third-line", "docetaxel", "lisinopril") == []
+    assert orders("nsclc", "tarlatamab") == []
+
+
+def test_the_disclaimer_appears_once_in_an_order_response() -> None:
+    """Two drafted drugs, two cards, one disclaimer."""
+    cards = orders("third-line", "lurbinectedin", "topotecan")
+    assert len(cards) == 2
+    assert sum(c["detail"].count(DISCLAIMER) for c in cards) == 1

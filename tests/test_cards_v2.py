@@ -18,6 +18,7 @@ from tests.builders import cycles, lab, record, worsened
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)
+BASE = "http://localhost:8080"
 RECORD_REF = re.compile(
     r"\b(?:MedicationStatement|MedicationRequest|MedicationAdministration"
     r"|Condition|Observation|Patient)/[A-Za-z0-9\-.#]+"
@@ -31,7 +32,7 @@ def evaluation_of(scenario: str, thresholds: Thresholds | None = None) -> Evalua
 
 
 def summary_of(evaluation: Evaluation) -> dict[str, str]:
-    return dict(patient_view_cards(evaluation)[0])
+    return dict(patient_view_cards(evaluation, base_url=BASE)[0])
 
 
 def interval_record(progression: str) -> Evaluation:
@@ -50,8 +51,9 @@ def test_a_90_to_179_day_interval_states_both_definitions() -> None:
         "**sensitive** by the 90-day definition; **resistant** by the 180-day definition of "
         "the ANNAB study" in card["detail"]
     )
-    rechallenge = next(c for c in patient_view_cards(evaluation) if "re-challenge" in c["summary"])
-    assert "resistant by the 180-day definition of the ANNAB study" in rechallenge["detail"]
+    options = patient_view_cards(evaluation, base_url=BASE)[1]
+    rechallenge = next(x for x in options["detail"].splitlines() if "re-challenge" in x)
+    assert "resistant by the 180-day definition of the ANNAB study" in rechallenge
 
 
 def test_a_late_interval_names_one_class_only() -> None:
@@ -130,7 +132,7 @@ SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
 def test_the_summary_is_a_warning_exactly_when_there_is_something_to_check(scenario: str) -> None:
     """§11: indicator `warning` iff "Check the record" is not empty; each item names a
     FHIR record."""
-    cards = patient_view_cards(evaluation_of(scenario))
+    cards = patient_view_cards(evaluation_of(scenario), base_url=BASE)
     if not cards:
         return
     detail = cards[0]["detail"]
@@ -154,6 +156,8 @@ def test_the_annab_card_carries_the_study_population_and_the_patients_place_in_i
     ]
     observations = (worsened("2026-09-14"), lab("89247-1", "2026-11-02", 2))
     evaluation = evaluate(record(*meds, observations=observations), today=TODAY)
-    card = next(c for c in patient_view_cards(evaluation) if "anlotinib (ANNAB)" in c["summary"])
-    assert "**Study population:**" in card["detail"]
-    assert "- ECOG 2 on 2026\\-11\\-02; the study required ECOG 0–1" in card["detail"]
+    (_, card) = patient_view_cards(evaluation, base_url=BASE)
+    lines = card["detail"].split("\n")
+    entry = next(i for i, x in enumerate(lines) if "**Nab-paclitaxel plus anlotinib" in x)
+    assert lines[entry + 1].lstrip().startswith("Study population:")
+    assert "ECOG 2 on 2026\\-11\\-02; the study required ECOG 0–1" in lines[entry + 1]

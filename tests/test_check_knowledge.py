@@ -21,6 +21,7 @@ def test_the_shipped_knowledge_passes_with_one_ok_line(capsys: pytest.CaptureFix
     assert 0 == main([])
     [line] = capsys.readouterr().out.splitlines()
     assert line.startswith("ok: ") and line.endswith(f" documents in {DEFAULT_DOCS}"), line
+    assert " and 5 sources checked against 5 documents" in line
 
 
 @needs_docs
@@ -35,7 +36,25 @@ def test_a_figure_missing_from_its_document_is_printed_and_exits_1(
     assert 1 == main(["--docs", str(tmp_path)])
     assert [
         f"option lurbinectedin (option-lurbinectedin.toml): evidence[0] number '35.2%' "
-        f"not found in {DOCUMENTS[3]}"
+        f"not found in {DOCUMENTS[3]}",
+        f"option lurbinectedin (option-lurbinectedin.toml): key_figure states '35.2', "
+        f"not found in {DOCUMENTS[3]}",
+    ] == capsys.readouterr().out.splitlines()
+
+
+@needs_docs
+def test_a_source_date_missing_from_its_document_is_printed_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A document whose revision date is gone no longer backs its source's date: exit 1."""
+    for name in DOCUMENTS:
+        shutil.copy(DEFAULT_DOCS / name, tmp_path / name)
+    d002 = tmp_path / DOCUMENTS[2]
+    d002.write_text(d002.read_text("utf-8").replace("December 6, 2024", "(removed)"), "utf-8")
+    assert 1 == main(["--docs", str(tmp_path)])
+    assert [
+        f"source acs-2024-immunotherapy (sources.toml): date '2024-12-06' "
+        f"not found in {DOCUMENTS[2]}"
     ] == capsys.readouterr().out.splitlines()
 
 

@@ -1,29 +1,38 @@
-"""The demo page in a real browser: Debian's Chromium driven by Playwright.
+"""The demo and the SMART app in a real browser: Debian's Chromium driven by Playwright.
 
-The page is loaded from 127.0.0.1 and told to call the service at localhost, so the
-browser makes cross-origin hook calls (CORS preflight included), as an EHR page would.
-Screenshots go to test-output/ (or $TEST_OUTPUT). Skipped only when Chromium is missing
-on a developer's machine; under CI a missing browser fails.
+Against `sclc-cds serve` (two workers: the launch's codes and tokens must work across
+them): picking a patient on /demo launches the SMART app on the fixture EHR (/fhir),
+and a `smart` card link opens it, from the demo page and from the real CDS Hooks
+sandbox (../shared/cds-hooks/sandbox-build): launch → authorize → token → the app's
+timeline for that patient. A refused authorization, a wrong iss and an expired session
+each show a clear message. A pasted bundle is still shown on /demo, with its cards from
+the hook called cross-origin (127.0.0.1 page, localhost service: CORS preflight
+included). Screenshots go to test-output/ (or $TEST_OUTPUT). Skipped only when Chromium
+is missing on a developer's machine; under CI a missing browser fails.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import date
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.cards import patient_view_cards
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES, ROOT, SHARED
 from tests.http.test_real_process import Live, running_service
-from tests.test_cards import evaluation_of
+from tests.test_cards import cards_of
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(os.environ.get("TEST_OUTPUT", ROOT / "test-output"))
+SANDBOX = SHARED / "cds-hooks" / "sandbox-build"
 # Flags for a closed network (no background calls home) and root in a sandbox.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,6 +43,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+WAIT_MS = 20_000
+EXPIRED = "Your session has expired; launch the app again from the EHR."
 
 
 def _browser_available() -> None:
@@ -52,70 +63,105 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="module")
-def page(live: Live) -> Iterator[Any]:
+def browser(live: Live) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        yield page
+        yield browser
         browser.close()
 
 
-def open_patient(page: Any, live: Live, patient: str) -> None:
-    port = live.base.rsplit(":", 1)[1]
-    page.goto(f"{live.base}/demo?service=http://localhost:{port}")
-    page.wait_for_selector("#patient-select option[value='third-line']", state="attached")
-    page.select_option("#patient-select", patient)
+def _watched(page: Any) -> Any:
+    """`page` with `page.errors`: its script errors and console errors."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page of its own browser context: no cookie (no session) from another test."""
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    context.on("page", _watched)  # popups (a smart link's new window) too
+    yield _watched(context.new_page())
+    context.close()
+
+
+def wait_for_app(page: Any) -> None:
+    """The app's page has read the record (or said why not); it must have read it."""
+    page.wait_for_url("**/app/view")
     page.wait_for_function(
-        "name => document.querySelector('#status').textContent.startsWith('Showing')"
-        " || document.querySelector('#status').classList.contains('error')",
-        arg=patient,
+        "document.querySelector('#status').textContent.startsWith('Showing')"
+        " || document.querySelector('#status').classList.contains('error')"
     )
     assert "error" not in (page.get_attribute("#status", "class") or ""), page.inner_text("#status")
 
 
+def launch_from_demo(page: Any, live: Live, patient: str) -> None:
+    page.goto(f"{live.base}/demo")
+    page.wait_for_selector(f"#patient-select option[value='{patient}']", state="attached")
+    page.select_option("#patient-select", patient)
+    wait_for_app(page)
+
+
 def summaries(scenario: str) -> list[str]:
-    return [c["summary"] for c in patient_view_cards(evaluation_of(scenario))]
+    return [c["summary"] for c in cards_of(scenario)]
 
 
-def test_decision_point_patient_shows_timeline_interval_and_cards(page: Any, live: Live) -> None:
-    """third-line: two line bars, 147-day interval (tests/expected/README.md), ten cards."""
-    open_patient(page, live, "third-line")
+def shot(page: Any, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUTPUT / "demo-third-line.png"), full_page=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def message_of(page: Any) -> str:
+    page.wait_for_selector("#message-title")
+    return str(page.inner_text("#message-title"))
+
+
+def test_picking_a_patient_launches_the_app_with_timeline_options_and_prescreen(
+    page: Any, live: Live
+) -> None:
+    """third-line from /demo: the app shows two line bars, the 147-day interval
+    (tests/expected/README.md), the summary, every ranked option and the pre-screen."""
+    launch_from_demo(page, live, "third-line")
+    shot(page, "app-third-line")
+    assert "Third" in page.inner_text("#patient-header")
     assert page.locator("#timeline rect.bar").count() == 2
     assert page.locator("#timeline rect.bar-maintenance").count() == 1
     assert page.text_content("#pfi-label") == "Platinum-free interval: 147 days (sensitive)"
-    shown = page.locator("#cards .card .summary").all_inner_texts()
-    assert shown == summaries("third-line")
-    assert len(shown) == 10
-    assert "Third" in page.inner_text("#patient-header")
+    expected = summaries("third-line")
+    assert page.locator("#summary .card .summary").all_inner_texts() == expected[:1]
+    assert page.locator("#cards .card .summary").all_text_contents() == expected[1:]
+    options = page.locator("#options .option")
+    assert options.count() >= 5
+    assert options.first.locator("h4", has_text="Evidence").count() == 1
+    assert options.first.locator("h4", has_text="Sources").count() == 1
+    assert page.locator("#trials table.prescreen tbody tr").count() >= 5
     assert page.errors == []
 
 
-def test_first_line_patient_shows_one_bar_and_only_the_summary_card(page: Any, live: Live) -> None:
-    """ongoing-first-line: one bar, no interval yet, one summary card."""
-    open_patient(page, live, "ongoing-first-line")
-    page.screenshot(path=str(OUTPUT / "demo-ongoing-first-line.png"), full_page=True)
+def test_a_first_line_patient_shows_one_bar_and_no_interval(page: Any, live: Live) -> None:
+    """ongoing-first-line: one bar, no interval yet, only the summary card, no options."""
+    launch_from_demo(page, live, "ongoing-first-line")
+    shot(page, "app-ongoing-first-line")
     assert page.locator("#timeline rect.bar").count() == 1
     assert page.locator("#pfi-label").count() == 0
-    shown = page.locator("#cards .card .summary").all_inner_texts()
-    assert shown == summaries("ongoing-first-line")
-    assert len(shown) == 1 and "line 1 ongoing" in shown[0]
+    assert page.locator("#summary .card .summary").all_inner_texts() == summaries(
+        "ongoing-first-line"
+    )
     assert "No progression after the last platinum line" in page.inner_text("#timeline")
+    assert page.locator("#options-panel").is_hidden()
     assert page.errors == []
 
 
-def test_a_pasted_bundle_is_shown_like_a_fixture(page: Any, live: Live) -> None:
-    """A bundle made by the generator, pasted: sensitive relapse 219 days after Mar 10."""
-    import json
-
+def test_a_pasted_bundle_is_shown_on_the_demo_page(page: Any, live: Live) -> None:
+    """A generated bundle, pasted, its cards from the hook on another origin: sensitive
+    relapse 219 days after Mar 10."""
     from service.synth import PatientSpec, bundle_for, parse_regimen
 
     bundle = bundle_for(
@@ -125,7 +171,8 @@ def test_a_pasted_bundle_is_shown_like_a_fixture(page: Any, live: Live) -> None:
             progressions=(date(2025, 10, 15),),
         )
     )
-    page.goto(f"{live.base}/demo")
+    port = live.base.rsplit(":", 1)[1]
+    page.goto(f"{live.base}/demo?service=http://localhost:{port}")
     page.click("details.paste > summary")
     page.fill("#bundle-text", json.dumps(bundle))
     page.click("#bundle-run")
@@ -133,4 +180,109 @@ def test_a_pasted_bundle_is_shown_like_a_fixture(page: Any, live: Live) -> None:
     assert "Pasted Patient" in page.inner_text("#patient-header")
     assert page.locator("#timeline rect.bar").count() == 1
     assert page.text_content("#pfi-label") == "Platinum-free interval: 219 days (sensitive)"
-    assert page.locator("#cards .card").count() > 1
+    assert page.locator("#summary .card").count() == 1
+    assert page.locator("#cards .card").count() >= 1
+    assert page.errors == []
+
+
+def test_a_smart_card_link_on_the_demo_page_opens_the_app(page: Any, live: Live) -> None:
+    """The summary card's smart link (a fixture patient's bundle pasted): the demo EHR
+    asks /fhir for a launch id and opens the app, which shows that patient's timeline."""
+    page.goto(f"{live.base}/demo")
+    page.click("details.paste > summary")
+    page.fill("#bundle-text", (FIXTURES / "third-line.json").read_text(encoding="utf-8"))
+    page.click("#bundle-run")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Showing')")
+    with page.expect_popup() as opened:
+        page.click("#summary .card a.smart-link")
+    app = opened.value
+    wait_for_app(app)
+    assert "Third" in app.inner_text("#patient-header")
+    assert app.locator("#timeline rect.bar").count() == 2
+    assert app.errors == []
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[str]:
+    """The real CDS Hooks sandbox build, served as static files on a free port."""
+    if not (SANDBOX / "index.html").is_file():
+        pytest.skip(f"{SANDBOX} is absent: the sandbox build lives in ../shared")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(SANDBOX)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_sandboxs_smart_card_link_launches_the_app_for_that_patient(
+    page: Any, live: Live, sandbox: str
+) -> None:
+    """The CDS Hooks sandbox on the fixture EHR: card link → POST _services/smart/Launch
+    → launch → authorize → token → the app shows third-line's timeline."""
+    page.goto(
+        f"{sandbox}/?fhirServiceUrl={live.base}/fhir&patientId=third-line"
+        f"&serviceDiscoveryURL={live.base}/cds-services"
+    )
+    link = page.get_by_text("Open relapse timeline").first
+    link.wait_for()
+    shot(page, "sandbox-third-line")
+    with page.expect_popup() as opened:
+        link.click()
+    app = opened.value
+    wait_for_app(app)
+    shot(app, "sandbox-app-third-line")
+    assert app.url == f"{live.base}/app/view"
+    assert "Third" in app.inner_text("#patient-header")
+    assert app.locator("#timeline rect.bar").count() == 2
+    assert app.errors == []
+
+
+def test_a_refused_authorization_shows_a_clear_message(page: Any, live: Live) -> None:
+    """Standalone launch from /app/, refused on the demo EHR's page: the app says so."""
+    page.goto(f"{live.base}/app/")
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#deny")
+    page.click("#deny")
+    assert message_of(page) == "The EHR did not authorize the app."
+    shot(page, "app-refused")
+    assert page.errors == [] or all("403" in e for e in page.errors)
+
+
+def test_a_wrong_iss_and_no_session_show_clear_messages(page: Any, live: Live) -> None:
+    """An iss the app may not use, and /app/view without a session: messages, not blank."""
+    page.goto(f"{live.base}/app/launch?iss=http://127.0.0.1:9/fhir")
+    assert message_of(page) == "This FHIR server is not one this app may use."
+    page.goto(f"{live.base}/app/view")
+    assert message_of(page) == EXPIRED
+
+
+def test_an_expired_token_on_the_open_page_is_said_in_the_page(page: Any, live: Live) -> None:
+    """The record's API answers 401 (the token expired while the page was open): the page
+    says the session has expired instead of drawing nothing."""
+    launch_from_demo(page, live, "third-line")
+    page.route(
+        "**/app/api/record",
+        lambda route: route.fulfill(
+            status=401,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "login", "diagnostics": EXPIRED}],
+                }
+            ),
+        ),
+    )
+    page.reload()
+    page.wait_for_function("document.querySelector('#status').classList.contains('error')")
+    assert page.inner_text("#status") == EXPIRED
+    assert page.locator("#chart").is_hidden()

@@ -24,6 +24,7 @@ from service.fhir import build_records, load_path
 from tests.conftest import EXPECTED, FIXTURES
 
 TODAY = date(2026, 11, 21)
+BASE_URL = "http://localhost:8080"  # where the golden cards' links point (make run)
 SCENARIOS = sorted(p.stem for p in EXPECTED.glob("*.json"))
 CARDS = EXPECTED / "cards"
 REGENERATE = "python -m tests.update_golden_cards"
@@ -41,7 +42,7 @@ def actual(scenario: str) -> dict[str, Any]:
 
 def cards_of(scenario: str) -> list[dict[str, Any]]:
     """The patient-view cards of one fixture at TODAY, with the default thresholds."""
-    return patient_view_cards(evaluation_of(scenario))
+    return patient_view_cards(evaluation_of(scenario), base_url=BASE_URL)
 
 
 def test_every_fixture_has_an_expected_evaluation() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import cards
 from service.engine.options import OPTION_IDS
@@ -15,15 +17,19 @@ from service.engine.trials import TrialInputs, prescreen
 from service.errors import SclcCdsError
 from service.knowledge import (
     DOCUMENTS,
+    KEY_FIGURE_MAX,
+    SHORT_LABEL_MAX,
+    SOURCES_FILE,
     Citation,
     Evidence,
     Knowledge,
     KnowledgeError,
     Option,
+    Source,
     load_knowledge,
     load_knowledge_from,
 )
-from tools.check_knowledge import check_against_documents
+from tools.check_knowledge import check_against_documents, date_spellings
 
 CARDS = Path(cards.__file__).parent
 DOCS = Path(__file__).resolve().parents[1].parent / "shared" / "docs"
@@ -74,9 +80,68 @@ def test_shipped_knowledge_loads_once_with_every_option_in_table_order() -> None
 
 
 def test_every_option_id_has_a_file_and_no_file_is_unknown() -> None:
-    """cards/ holds exactly one option-<id>.toml per OPTION_IDS entry and one trial file."""
+    """cards/ holds one option-<id>.toml per OPTION_IDS entry, one trial file, sources.toml."""
     expected = {f"option-{i}.toml" for i in OPTION_IDS} | {f"trial-{TRIAL_ID}.toml"}
-    assert expected == {p.name for p in CARDS.glob("*.toml")}
+    assert expected | {SOURCES_FILE} == {p.name for p in CARDS.glob("*.toml")}
+
+
+def test_every_document_has_one_source_with_a_slug_id_and_a_short_label() -> None:
+    """sources.toml describes each of the five documents once, by slug id and short label."""
+    sources = load_knowledge().sources
+    assert sorted(DOCUMENTS) == sorted(s.document for s in sources)
+    for source in sources:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", source.id), source.id
+        assert len(source.short_label) <= SHORT_LABEL_MAX, source.short_label
+        assert source.document not in source.short_label + source.title
+
+
+def test_a_source_is_found_by_id_and_by_document() -> None:
+    """Knowledge.source(id) and .source_for(document) give the same source; unknown: KeyError."""
+    knowledge = load_knowledge()
+    tian = knowledge.source("tian-2026-annab")
+    assert (D003, "Tian et al. 2026 (ANNAB)") == (tian.document, tian.short_label)
+    assert tian is knowledge.source_for(D003)
+    with pytest.raises(KeyError):
+        knowledge.source("tian-2025")
+
+
+@pytest.mark.parametrize("option_id", OPTION_IDS)
+def test_every_option_has_a_short_key_figure_from_a_cited_document(option_id: str) -> None:
+    """Each option's key figure fits on one line and comes from a document it cites."""
+    option = load_knowledge().option(option_id)
+    assert 0 < len(option.key_figure) <= KEY_FIGURE_MAX
+    assert option.key_figure_document in {c.document for c in option.citations}
+
+
+def test_anlotinib_key_figure_differs_by_line() -> None:
+    """Anlotinib shows Du et al. (ORR 20.0%) at line 2 and ALTER 1202 from line 3."""
+    anlotinib = load_knowledge().option("anlotinib")
+    assert "20.0%" in anlotinib.key_figure_for(2)
+    assert all("ALTER 1202" in anlotinib.key_figure_for(n) for n in (3, 4))
+    with pytest.raises(ValueError, match="from line 2"):
+        anlotinib.key_figure_for(1)
+
+
+def test_an_option_without_a_later_key_figure_shows_the_same_one_at_every_line() -> None:
+    """Without key_figure_later, key_figure_for gives key_figure at lines 2 and 3."""
+    topotecan = load_knowledge().option("topotecan")
+    assert topotecan.key_figure_later is None
+    assert topotecan.key_figure == topotecan.key_figure_for(2) == topotecan.key_figure_for(3)
+
+
+@pytest.mark.parametrize("option_id", OPTION_IDS)
+def test_no_safety_text_speaks_of_access_or_approval(option_id: str) -> None:
+    """Safety is toxicity only: no shipped safety line mentions access, approval or cost."""
+    words = re.compile(r"access|approv|availab|afford|regulat|barrier", re.IGNORECASE)
+    assert [] == [t for t in load_knowledge().option(option_id).safety if words.search(t)]
+
+
+def test_topotecan_and_amrubicin_keep_access_under_availability() -> None:
+    """The access limits in China that once sat under safety are stated under availability."""
+    knowledge = load_knowledge()
+    for option_id in ("topotecan", "amrubicin"):
+        availability = knowledge.option(option_id).availability
+        assert availability is not None and "access" in availability
 
 
 @pytest.mark.parametrize("option_id", OPTION_IDS)
@@ -130,7 +195,7 @@ def test_the_taxane_option_loads_and_its_figures_occur_in_its_document() -> None
     assert {D003} == {e.document for e in taxane.evidence}
     quoted = {n for e in taxane.evidence for n in e.numbers}
     assert {"category 2A", "8%", "14%", "29.4%", "8.3%", "4.7 months", "7.3 months"} <= quoted
-    alone = Knowledge(options=(taxane,))
+    alone = Knowledge(options=(taxane,), sources=(load_knowledge().source_for(D003),))
     assert [] == check_against_documents(alone, DOCS)
 
 
@@ -175,6 +240,8 @@ def test_evidence_without_a_line_applies_at_every_line() -> None:
         title="Anlotinib",
         regimen="Anlotinib alone.",
         when="From line 2.",
+        key_figure="ORR 20.0%",
+        key_figure_document=D003,
         evidence=(common, second, later),
         citations=(Citation(document=D003, label="Tian et al."),),
     )
@@ -252,7 +319,7 @@ def test_an_id_that_does_not_match_its_file_name_is_rejected(copy: Path) -> None
 
 
 def test_a_file_of_unknown_kind_is_rejected(copy: Path) -> None:
-    """Only option-*.toml and trial-*.toml files belong in cards/."""
+    """Only option-*.toml, trial-*.toml and sources.toml files belong in cards/."""
     (copy / "notes.toml").write_text('text = "x"\n', "utf-8")
     assert "notes.toml" == rejected(copy).file
 
@@ -268,7 +335,11 @@ def test_invalid_toml_is_rejected(copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "field"),
     [
-        ('document = "003_4cac35924055ddfc.txt"', 'document = "005_x.txt"', "evidence[0].document"),
+        (
+            f'["35.2%"]\ndocument = "{D003}"',
+            '["35.2%"]\ndocument = "005_x.txt"',
+            "evidence[0].document",
+        ),
         ('title = "Lurbinectedin"', 'title = "  "', "title"),
         ('numbers = ["35.2%"]', "numbers = []", "evidence[0].numbers"),
         ('numbers = ["35.2%"]', 'numbers = [""]', "evidence[0].numbers[0]"),
@@ -313,6 +384,132 @@ def test_an_unknown_evidence_line_is_rejected(copy: Path) -> None:
     assert ("option-anlotinib.toml", "evidence[0].line") == (error.file, error.field)
 
 
+def test_a_missing_sources_file_is_rejected(copy: Path) -> None:
+    """Without sources.toml the cards cannot be shown with their sources: the load fails."""
+    (copy / SOURCES_FILE).unlink()
+    assert SOURCES_FILE == rejected(copy).file
+
+
+def drop_source(copy: Path, document: str) -> None:
+    """Remove the [[sources]] entry of `document` from the copy's sources.toml."""
+    path = copy / SOURCES_FILE
+    head, *entries = path.read_text("utf-8").split("[[sources]]")
+    kept = [e for e in entries if f'document = "{document}"' not in e]
+    assert len(kept) == len(entries) - 1
+    path.write_text("[[sources]]".join([head, *kept]), "utf-8")
+
+
+def test_a_citation_whose_document_has_no_source_is_rejected(copy: Path) -> None:
+    """With 000_…'s source gone, the first option citing it fails, naming file and field."""
+    drop_source(copy, D000)
+    error = rejected(copy)
+    assert ("option-platinum-rechallenge.toml", "citations[1].document") == (
+        error.file,
+        error.field,
+    )
+    assert f"{D000} has no source in {SOURCES_FILE}" in str(error)
+
+
+def test_knowledge_built_without_a_cited_documents_source_is_rejected() -> None:
+    """Knowledge itself refuses an option citing a document that no source describes."""
+    knowledge = load_knowledge()
+    without_000 = tuple(s for s in knowledge.sources if s.document != D000)
+    where = re.escape(f"options[0].citations[1].document: {D000} has no source")
+    with pytest.raises(ValidationError, match=where):
+        Knowledge(options=(knowledge.option("platinum-rechallenge"),), sources=without_000)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (f'document = "{D001}"', f'document = "{D000}"'),
+        ('id = "baofa-recurrent-lung-cancer"', 'id = "cancerconnect-2023"'),
+    ],
+    ids=["document", "id"],
+)
+def test_two_sources_with_one_document_or_id_are_rejected(copy: Path, old: str, new: str) -> None:
+    """Each source has its own document and its own id."""
+    edit(copy / SOURCES_FILE, old, new)
+    error = rejected(copy)
+    assert SOURCES_FILE == error.file
+    assert "two sources have the same" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('short_label = "Tian et al. 2026 (ANNAB)"', f'short_label = "{"x" * 41}"', "short_label"),
+        (
+            'short_label = "Tian et al. 2026 (ANNAB)"',
+            f'short_label = "Tian ({D003})"',
+            "short_label",
+        ),
+        ('id = "tian-2026-annab"', 'id = "Tian 2026"', "id"),
+        ('date = "2026-03-10"', 'date = "2026-13-10"', "date"),
+        ('date = "2026-03-10"', 'date = "10 March 2026"', "date"),
+        ('date = "2026-03-10"', 'date = "2026-03-10"\nurl = "http://example.org"', "url"),
+    ],
+    ids=["label-too-long", "label-names-file", "id-not-slug", "no-such-month", "not-iso", "http"],
+)
+def test_source_field_faults_are_reported_with_their_field(
+    copy: Path, old: str, new: str, field: str
+) -> None:
+    """A long or file-naming label, a non-slug id, a bad date or an http URL fail."""
+    edit(copy / SOURCES_FILE, old, new)
+    error = rejected(copy)
+    assert SOURCES_FILE == error.file
+    assert (error.field or "").endswith(f".{field}"), error.field
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("key_figure = ", "# key_figure = ", "key_figure"),
+        ('key_figure = "', f'key_figure = "{"x" * (KEY_FIGURE_MAX + 1)} ', "key_figure"),
+        ('key_figure = "', f'key_figure = "{D003}: ', "key_figure"),
+        (f'key_figure_document = "{D003}"', f'key_figure_document = "{D002}"', None),
+        ('"Haematological toxicity', '"Limited access in China; haematological toxicity', "safety"),
+    ],
+    ids=["missing", "too-long", "names-file", "uncited-document", "access-under-safety"],
+)
+def test_key_figure_and_safety_faults_are_rejected(
+    copy: Path, old: str, new: str, field: str | None
+) -> None:
+    """A key figure missing, too long, naming a file or from an uncited document fails, and
+    so does a safety line about access."""
+    edit(copy / "option-lurbinectedin.toml", old, new)
+    error = rejected(copy)
+    assert "option-lurbinectedin.toml" == error.file
+    if field is None:
+        assert f"key_figure_document: {D002} is not among the citations" in str(error)
+    else:
+        assert field == error.field
+
+
+@pytest.mark.parametrize("word", ["access", "approved", "available", "affordable"])
+def test_a_safety_line_with_an_availability_word_is_rejected(word: str) -> None:
+    """An Option whose safety says "access", "approved", "available", ... fails validation."""
+    with pytest.raises(ValidationError, match="belong under availability"):
+        Option(
+            id="topotecan",
+            title="Topotecan",
+            regimen="Topotecan alone.",
+            when="Any relapse.",
+            key_figure="ORR rarely above 25%",
+            key_figure_document=D003,
+            safety=(f"Neutropenia; {word} in China is limited.",),
+            evidence=(Evidence(text="Category 1.", numbers=("category 1",), document=D003),),
+            citations=(Citation(document=D003, label="Tian et al."),),
+        )
+
+
+def test_a_citation_label_naming_a_file_is_rejected(copy: Path) -> None:
+    """A citation label showing a document's file name fails: readers see labels."""
+    edit(copy / "option-lurbinectedin.toml", 'label = "Tian et al. 2026', f'label = "{D003}, 2026')
+    error = rejected(copy)
+    assert ("option-lurbinectedin.toml", "citations[0].label") == (error.file, error.field)
+
+
 def test_trial_criteria_drifting_from_the_engine_are_rejected(copy: Path) -> None:
     """A criterion renamed in the trial file no longer matches the engine and fails."""
     edit(copy / f"trial-{TRIAL_ID}.toml", 'criterion = "INR <= 1.5"', 'criterion = "INR < 1.5"')
@@ -332,8 +529,8 @@ def test_a_trial_url_other_than_the_registry_page_is_rejected(copy: Path) -> Non
 @needs_docs
 def test_a_number_not_in_the_cited_document_is_reported(copy: Path) -> None:
     """A figure changed in a copy (35.2% -> 53.2%) is reported with number, file and option."""
-    edit(copy / "option-lurbinectedin.toml", "35.2%", "53.2%")
-    edit(copy / "option-lurbinectedin.toml", "35.2%", "53.2%")
+    edit(copy / "option-lurbinectedin.toml", "response rate of 35.2%", "response rate of 53.2%")
+    edit(copy / "option-lurbinectedin.toml", 'numbers = ["35.2%"]', 'numbers = ["53.2%"]')
     problems = check_against_documents(load_knowledge_from(copy), DOCS)
     assert [
         f"option lurbinectedin (option-lurbinectedin.toml): evidence[0] number '53.2%' "
@@ -383,7 +580,13 @@ def test_a_figure_in_a_population_found_in_no_cited_document_is_reported(copy: P
     ] == problems
 
 
-def one_option(*, text: str, numbers: tuple[str, ...]) -> Knowledge:
+# The title of the made-up 003_… of the tests below, which their source gives.
+TITLE = "A Study of Lurbinectedin"
+
+
+def one_option(
+    *, text: str, numbers: tuple[str, ...], key_figure: str = "A line without figures."
+) -> Knowledge:
     evidence = (
         Evidence(text=text, numbers=numbers, document=D003)
         if numbers
@@ -394,14 +597,21 @@ def one_option(*, text: str, numbers: tuple[str, ...]) -> Knowledge:
         title="Lurbinectedin",
         regimen="Lurbinectedin alone.",
         when="Any relapse after a platinum line.",
+        key_figure=key_figure,
+        key_figure_document=D003,
         evidence=(evidence,),
         citations=(Citation(document=D003, label="Tian et al."),),
     )
-    return Knowledge(options=(option,))
+    source = Source(id="a-study", document=D003, title=TITLE, short_label="A study")
+    return Knowledge(options=(option,), sources=(source,))
+
+
+def write_d003(tmp_path: Path, text: str) -> None:
+    (tmp_path / D003).write_text(f"{TITLE}\n\n{text}", "utf-8")
 
 
 def check(tmp_path: Path, document: str, number: str) -> list[str]:
-    (tmp_path / D003).write_text(document, "utf-8")
+    write_d003(tmp_path, document)
     return check_against_documents(one_option(text="A figure.", numbers=(number,)), tmp_path)
 
 
@@ -442,7 +652,7 @@ def test_a_figure_is_not_found_inside_a_longer_one(
 
 def test_a_figure_stated_but_not_quoted_is_reported(tmp_path: Path) -> None:
     """Every figure a bullet's text states must be among its quoted numbers."""
-    (tmp_path / D003).write_text("ORR 37.5% vs. 8.3%", "utf-8")
+    write_d003(tmp_path, "ORR 37.5% vs. 8.3%")
     knowledge = one_option(text="ORR 37.5% vs 8.3%.", numbers=("37.5%",))
     assert [
         "option lurbinectedin (option-lurbinectedin.toml): evidence[0] states '8.3' "
@@ -454,3 +664,89 @@ def test_a_missing_document_is_reported(tmp_path: Path) -> None:
     """A cited document absent from docs_dir is a problem, not a crash."""
     problems = check_against_documents(one_option(text="No figure.", numbers=()), tmp_path)
     assert [f"{D003}: not found in {tmp_path}"] == problems
+
+
+def test_a_made_up_figure_in_a_key_figure_is_reported(tmp_path: Path) -> None:
+    """A key figure stating a figure its document does not give (ORR 53.2%) is reported."""
+    write_d003(tmp_path, "a confirmed ORR of 35.2%.")
+    knowledge = one_option(text="No figure.", numbers=(), key_figure="Confirmed ORR 53.2%")
+    assert [
+        f"option lurbinectedin (option-lurbinectedin.toml): key_figure states '53.2', "
+        f"not found in {D003}"
+    ] == check_against_documents(knowledge, tmp_path)
+
+
+@needs_docs
+def test_a_changed_figure_in_a_shipped_key_figure_is_reported(copy: Path) -> None:
+    """Lurbinectedin's key figure edited from 35.2% to 53.2% fails the check."""
+    edit(
+        copy / "option-lurbinectedin.toml",
+        'key_figure = "Confirmed ORR 35.2%',
+        'key_figure = "Confirmed ORR 53.2%',
+    )
+    assert [
+        f"option lurbinectedin (option-lurbinectedin.toml): key_figure states '53.2', "
+        f"not found in {D003}"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@needs_docs
+def test_a_made_up_figure_in_a_later_key_figure_is_reported(copy: Path) -> None:
+    """Anlotinib's third-line key figure with ORR 4.9% turned into 9.4% is reported."""
+    edit(copy / "option-anlotinib.toml", "vs placebo, ORR 4.9%", "vs placebo, ORR 9.4%")
+    assert [
+        f"option anlotinib (option-anlotinib.toml): key_figure_later states '9.4', "
+        f"not found in {D003}"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@needs_docs
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            'title = "Immunotherapy for Small Cell Lung Cancer"',
+            'title = "Immunotherapy for Lung Cancer"',
+            "title 'Immunotherapy for Lung Cancer'",
+        ),
+        (
+            'publisher = "American Cancer Society"',
+            'publisher = "American Lung Society"',
+            "publisher 'American Lung Society'",
+        ),
+        ('date = "2024-12-06"', 'date = "2024-12-07"', "date '2024-12-07'"),
+    ],
+    ids=["title", "publisher", "date"],
+)
+def test_a_source_fact_its_document_does_not_give_is_reported(
+    copy: Path, old: str, new: str, problem: str
+) -> None:
+    """A source's title, publisher or date that its document does not state is reported."""
+    edit(copy / SOURCES_FILE, old, new)
+    assert [
+        f"source acs-2024-immunotherapy (sources.toml): {problem} not found in {D002}"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@needs_docs
+def test_a_figure_in_a_short_label_not_in_its_document_is_reported(copy: Path) -> None:
+    """A short label giving a year its document does not (Tian et al. 2027) is reported."""
+    edit(copy / SOURCES_FILE, '"Tian et al. 2026 (ANNAB)"', '"Tian et al. 2027 (ANNAB)"')
+    assert [
+        "source tian-2026-annab (sources.toml): short_label states '2027', "
+        "found in no cited document"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@pytest.mark.parametrize(
+    ("value", "spelling"),
+    [
+        ("2023", "2023"),
+        ("2024-12-06", "December 6, 2024"),
+        ("2026-03-10", "10 March 2026"),
+        ("2026-06", "June 2026"),
+    ],
+)
+def test_a_date_is_looked_for_in_the_spellings_documents_use(value: str, spelling: str) -> None:
+    """An ISO date is also sought as "December 6, 2024", "10 March 2026", "June 2026"."""
+    assert spelling in date_spellings(value)

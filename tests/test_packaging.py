@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,13 +18,20 @@ import json, sys
 import service
 from service import create_app
 app = create_app({"TESTING": True, "FEEDBACK_DB": sys.argv[1]})
-listed = app.test_client().get("/fhir/Patient?_count=500").get_json()
-print(json.dumps({"service": service.__file__, "patients": listed.get("total")}))
+client = app.test_client()
+listed = client.get("/fhir/Patient?_count=500").get_json()
+pages = [client.get(p).status_code for p in ("/demo", "/app/", "/evidence", "/sources")]
+print(json.dumps({"service": service.__file__, "patients": listed.get("total"), "pages": pages}))
 """
 
 
 def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -> None:
     """Built and unpacked elsewhere, the package lists every fixture at its /fhir."""
+    source = tmp_path / "src"  # a clean copy: no build/ left over from an earlier build
+    for name in ("service", "cards", "fhir_fixtures"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [
             sys.executable,
@@ -35,7 +43,7 @@ def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -58,3 +66,4 @@ def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["service"].startswith(str(unpacked))
     assert result["patients"] == len(shipped)
+    assert result["pages"] == [200, 200, 200, 200]  # templates and pages are shipped too

@@ -5,8 +5,11 @@
 prints each problem on a line and exits 1, or prints one "ok" line and exits 0
 (`make check-knowledge`; `make test` runs it too). A problem is a quoted figure that does
 not occur in the document its evidence bullet cites, a figure a bullet states but does
-not quote, a figure in another text of an option or trial (regimen, population, notes,
-trial facts, ...) found in none of the documents it cites, or a cited document missing.
+not quote, a figure of an option's key figure not in its `key_figure_document`, a figure
+in another text of an option or trial (regimen, population, notes, trial facts, ...)
+found in none of the documents it cites, a source whose title, publisher or date its
+document does not give (or whose short label states a figure it does not), or a cited
+document missing.
 
 The documents are not part of the product, so neither is this check: `service.knowledge`
 loads and validates the cards at run time; this module, outside the package, holds them
@@ -16,6 +19,7 @@ to their sources.
 from __future__ import annotations
 
 import argparse
+import calendar
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence, Sized
@@ -27,11 +31,12 @@ from service.knowledge import (
     Knowledge,
     KnowledgeError,
     Option,
+    Source,
     Trial,
     load_knowledge,
 )
 
-__all__ = ["DEFAULT_DOCS", "check_against_documents", "main", "normalise"]
+__all__ = ["DEFAULT_DOCS", "check_against_documents", "date_spellings", "main", "normalise"]
 
 # The checkout's sibling ../shared/docs, where the five documents of DOCUMENTS live.
 DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "shared" / "docs"
@@ -180,14 +185,66 @@ def _check_texts(
     return problems
 
 
+def _check_key_figures(where: str, option: Option, docs: _Documents) -> list[str]:
+    text = docs.text(option.key_figure_document)
+    if text is None:
+        return []
+    problems = []
+    lines = [("key_figure", option.key_figure), ("key_figure_later", option.key_figure_later)]
+    for field, line in lines:
+        for figure in _figures(line or ""):
+            if not _occurs(figure, text):
+                problems.append(
+                    f"{where}: {field} states {figure!r}, not found in {option.key_figure_document}"
+                )
+    return problems
+
+
+def date_spellings(value: str) -> list[str]:
+    """The ways a document may write the date `value` ("2024-12-06": "December 6, 2024", ...)."""
+    year, *rest = value.split("-")
+    if not rest:
+        return [year]
+    month = calendar.month_name[int(rest[0])]
+    short = calendar.month_abbr[int(rest[0])]
+    if len(rest) == 1:
+        return [value, f"{month} {year}", f"{short} {year}"]
+    day = int(rest[1])
+    return [
+        value,
+        f"{month} {day}, {year}",
+        f"{short} {day}, {year}",
+        f"{day} {month} {year}",
+        f"{day:02d} {month} {year}",
+    ]
+
+
+def _check_source(source: Source, docs: _Documents) -> list[str]:
+    where = f"source {source.id} (sources.toml)"
+    text = docs.text(source.document)
+    if text is None:
+        return []
+    problems = []
+    for field, value in (("title", source.title), ("publisher", source.publisher)):
+        if value and not _occurs(normalise(value), text):
+            problems.append(f"{where}: {field} {value!r} not found in {source.document}")
+    if source.date and not any(_occurs(normalise(d), text) for d in date_spellings(source.date)):
+        problems.append(f"{where}: date {source.date!r} not found in {source.document}")
+    label = [("short_label", source.short_label)]
+    return problems + _check_texts(where, label, [source.document], docs)
+
+
 def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
     """Problems found checking the knowledge against the source documents in `docs_dir`.
 
     Every quoted number of every evidence bullet must occur in the document the bullet
-    cites, and every figure a bullet states must be among its quoted numbers; figures in
-    the other texts (regimen, availability, population, safety, notes, citation labels,
-    trial criteria) must occur in a document the option or trial cites. An empty list
-    means all is well.
+    cites, and every figure a bullet states must be among its quoted numbers; every
+    figure of an option's key figure (and later-line key figure) must occur in its
+    `key_figure_document`; figures in the other texts (regimen, availability, population,
+    safety, notes, citation labels, trial criteria) must occur in a document the option or
+    trial cites. Each source's title, publisher and date (in any usual spelling) must occur
+    in its document, and the figures of its short label too. An empty list means all is
+    well.
     """
     docs = _Documents(docs_dir)
     problems: list[str] = []
@@ -195,6 +252,7 @@ def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
         where = f"option {option.id} (option-{option.id}.toml)"
         cited = [c.document for c in option.citations]
         problems += _check_evidence(where, option.evidence, docs)
+        problems += _check_key_figures(where, option, docs)
         problems += _check_texts(where, _option_texts(option), cited, docs)
         for i, citation in enumerate(option.citations):
             label = [(f"citations[{i}].label", citation.label)]
@@ -217,6 +275,8 @@ def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
         for i, citation in enumerate(trial.citations):
             label = [(f"citations[{i}].label", citation.label)]
             problems += _check_texts(where, label, [citation.document], docs)
+    for source in knowledge.sources:
+        problems += _check_source(source, docs)
     return docs.problems + problems
 
 
@@ -251,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         return 1
     options, trials = _count(knowledge.options, "option"), _count(knowledge.trials, "trial")
-    documents = _count(DOCUMENTS, "document")
-    print(f"ok: {options} and {trials} checked against {documents} in {docs}")
+    sources, documents = _count(knowledge.sources, "source"), _count(DOCUMENTS, "document")
+    print(f"ok: {options}, {trials} and {sources} checked against {documents} in {docs}")
     return 0
 
 

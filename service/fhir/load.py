@@ -45,7 +45,11 @@ def _walk(doc: Any, origin: str, warnings: list[str]) -> Iterator[RawResource]:
         warnings.append(f"{origin}: JSON without a resourceType; skipped")
         return
     if kind == "Bundle":
-        for number, entry in enumerate(doc.get("entry") or [], start=1):
+        entries = doc.get("entry") or []
+        if not isinstance(entries, list):
+            warnings.append(f"{origin}: Bundle entry is not a list; skipped")
+            return
+        for number, entry in enumerate(entries, start=1):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict):
                 warnings.append(f"{origin}: Bundle entry {number} has no resource; skipped")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import calendar
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition
@@ -27,6 +27,7 @@ from fhir.resources.R4B.patient import Patient
 from pydantic import ValidationError
 
 from service.engine import rules
+from service.engine.observations import latest_observation
 from service.engine.record import (
     Code,
     Component,
@@ -39,9 +40,18 @@ from service.engine.record import (
 )
 from service.fhir.load import RawResource
 from service.fhir.medication import codes_of, drug_of
+from service.fhir.relevance import (
+    MEASURES,
+    UNCLEAR,
+    condition_matters,
+    effective_day,
+    medication_matters,
+    observation_measures,
+    plain_day,
+)
 from service.fhir.stu3 import looks_stu3, upgrade_stu3
 
-__all__ = ["build_record", "build_records", "canonical_ref"]
+__all__ = ["Fingerprint", "Selection", "build_record", "build_records", "canonical_ref", "select"]
 
 MEDICATION_KINDS: tuple[MedicationKind, ...] = (
     "MedicationStatement",
@@ -179,7 +189,11 @@ def _observation_relevant(resource: dict[str, Any]) -> bool:
     codings = code.get("coding") if isinstance(code, dict) else None
     if not isinstance(codings, list):
         return False
-    return any(isinstance(c, dict) and c.get("code") in OBSERVATION_LOINCS for c in codings)
+    for coding in codings:
+        value = coding.get("code") if isinstance(coding, dict) else None
+        if isinstance(value, str) and value in OBSERVATION_LOINCS:
+            return True
+    return False
 
 
 def _is_medication_kind(kind: str) -> TypeGuard[MedicationKind]:
@@ -206,8 +220,19 @@ class _Parsed:
     stu3_upgraded: int = 0
 
 
-def _validate(raw_resources: Sequence[RawResource]) -> _Parsed:
-    parsed = _Parsed()
+class _Entry(NamedTuple):
+    """A resource of a type the engine uses, with the ref the reader gives it."""
+
+    ref: str
+    kind: str
+    raw: RawResource
+
+
+def _entries(raw_resources: Iterable[RawResource]) -> tuple[list[_Entry], _Index]:
+    """The resources of the types the engine uses (Observations: of its codes), each with
+    its ref (`Type/id`, else its fullUrl, else `Type/#n`), and the reference index."""
+    entries: list[_Entry] = []
+    index = _Index()
     unnamed = 0
     for raw in raw_resources:
         resource = raw.resource
@@ -224,34 +249,44 @@ def _validate(raw_resources: Sequence[RawResource]) -> _Parsed:
         else:
             unnamed += 1
             ref = f"{kind}/#{unnamed}"
-        parsed.index.add(ref, raw.full_url)
-        try:
-            if looks_stu3(resource):
-                resource = upgrade_stu3(resource)
-                parsed.stu3_upgraded += 1
-            model = MODELS[kind].model_validate(resource)
-        except Exception as error:  # noqa: BLE001
-            # fhir.resources raises more than ValidationError on some malformed input
-            # (KeyError, TypeError: found by tests/fhir/test_hostile_fhir.py); whatever
-            # fails here is this resource's fault, never the whole request's.
-            problem = (
-                _error_summary(error)
-                if isinstance(error, ValidationError)
-                else f"not a valid {kind} ({error.__class__.__name__})"
-            )
-            if kind in MEDICATION_KINDS:
-                # Read as far as is safe: the engine still learns which drug it names,
-                # and says what it could not read.
-                parsed.items.append(_Item(ref, kind, raw.resource, None, problem))
-            else:
-                parsed.warnings.append(f"{ref}: {problem}; skipped")
-            continue
-        parsed.items.append(_Item(ref, kind, resource, model))
-    if parsed.stu3_upgraded:
-        parsed.warnings.append(
-            f"read {parsed.stu3_upgraded} FHIR STU3 resources by upgrading them to R4"
+        index.add(ref, raw.full_url)
+        entries.append(_Entry(ref, kind, raw))
+    return entries, index
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One resource validated: its item, or the warning that it was skipped."""
+
+    item: _Item | None
+    warning: str | None
+    stu3: bool
+
+
+def _check(entry: _Entry) -> _Outcome:
+    """Validate one resource with its fhir.resources model (STU3 upgraded first)."""
+    kind, ref, resource = entry.kind, entry.ref, entry.raw.resource
+    stu3 = False
+    try:
+        if looks_stu3(resource):
+            resource = upgrade_stu3(resource)
+            stu3 = True
+        model = MODELS[kind].model_validate(resource)
+    except Exception as error:  # noqa: BLE001
+        # fhir.resources raises more than ValidationError on some malformed input
+        # (KeyError, TypeError: found by tests/fhir/test_hostile_fhir.py); whatever
+        # fails here is this resource's fault, never the whole request's.
+        problem = (
+            _error_summary(error)
+            if isinstance(error, ValidationError)
+            else f"not a valid {kind} ({error.__class__.__name__})"
         )
-    return parsed
+        if kind in MEDICATION_KINDS:
+            # Read as far as is safe: the engine still learns which drug it names,
+            # and says what it could not read.
+            return _Outcome(_Item(ref, kind, entry.raw.resource, None, problem), None, stu3)
+        return _Outcome(None, f"{ref}: {problem}; skipped", stu3)
+    return _Outcome(_Item(ref, kind, resource, model), None, stu3)
 
 
 class _Dates:
@@ -277,12 +312,18 @@ class _Dates:
 class _Builder:
     """Turns validated models into engine facts, resolving references."""
 
-    def __init__(self, parsed: _Parsed) -> None:
-        self.index = parsed.index
-        self.warnings = parsed.warnings
-        self.medications: dict[str, dict[str, Any]] = {
-            item.ref: item.raw for item in parsed.items if item.kind == "Medication"
-        }
+    def __init__(
+        self, index: _Index, warnings: list[str], medications: dict[str, dict[str, Any]]
+    ) -> None:
+        self.index = index
+        self.warnings = warnings
+        self.medications = medications
+
+    @classmethod
+    def of(cls, parsed: _Parsed) -> _Builder:
+        """The builder of a read: its index, its warnings and its valid Medications."""
+        medications = {item.ref: item.raw for item in parsed.items if item.kind == "Medication"}
+        return cls(parsed.index, parsed.warnings, medications)
 
     def _note(self, ref: str, dates: _Dates) -> None:
         warning = dates.warning(ref)
@@ -367,12 +408,15 @@ class _Builder:
             )
         return _Span(None, None, problem=None)
 
-    def medication(self, item: _Item, kind: MedicationKind) -> MedicationFact:
-        ref, raw = item.ref, item.raw
+    def medication(
+        self, ref: str, kind: MedicationKind, raw: dict[str, Any], *, problem: str | None
+    ) -> MedicationFact:
+        """The fact of a drug record; `problem` says why it failed validation (its dates
+        are then not read)."""
         drug = drug_of(raw, self._resolve_medication)
         dates = _Dates()
         unread = _Span(None, None, problem=None)
-        span = unread if item.model is None else self._when(kind, raw, dates)
+        span = unread if problem is not None else self._when(kind, raw, dates)
         self._note(ref, dates)
         start, end = span.start, span.end
         if start is not None and end is not None and end < start:
@@ -384,8 +428,7 @@ class _Builder:
             if isinstance(r, dict) and isinstance(r.get("reference"), str)
         ]
         reason_codes = [c for concept in _list(raw.get("reasonCode")) for c in codes_of(concept)[0]]
-        status = raw["status"].lower() if isinstance(raw.get("status"), str) else None
-        intent = raw.get("intent") if isinstance(raw.get("intent"), str) else None
+        status, intent = _status_of(raw), _intent_of(raw)
         return MedicationFact(
             ref=ref,
             kind=kind,
@@ -399,11 +442,11 @@ class _Builder:
             open_ended=span.open_ended and status == "active",
             reason_refs=tuple(self.index.resolve(r) or r for r in reasons),
             reason_codes=tuple(reason_codes),
-            date_problem=item.problem or (span.problem if start is None else None),
+            date_problem=problem or (span.problem if start is None else None),
             estimated=bool(dates.partial),
             end_partial=span.end_partial,
             missing_reference=drug.missing_reference,
-            unreadable=item.model is None,
+            unreadable=problem is not None,
         )
 
     def observation(self, ref: str, model: Observation) -> ObservationFact:
@@ -446,6 +489,17 @@ def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, 
     if model.valueInteger is not None:
         return float(model.valueInteger), None
     return None, None
+
+
+def _status_of(raw: dict[str, Any]) -> str | None:
+    """A drug record's status as the engine compares it (lower case), if it has one."""
+    status = raw.get("status")
+    return status.lower() if isinstance(status, str) else None
+
+
+def _intent_of(raw: dict[str, Any]) -> str | None:
+    intent = raw.get("intent")
+    return intent if isinstance(intent, str) else None
 
 
 def _model_day(value: str | None) -> _FhirDate | None:
@@ -496,7 +550,8 @@ class _Patient:
         elif isinstance(item.model, Observation):
             self.observations.append(builder.observation(item.ref, item.model))
         elif _is_medication_kind(item.kind):
-            self.medications.append(builder.medication(item, item.kind))
+            fact = builder.medication(item.ref, item.kind, item.raw, problem=item.problem)
+            self.medications.append(fact)
 
     def record(self, warnings: Sequence[str]) -> Record:
         return Record(
@@ -512,18 +567,333 @@ def _clinical(items: Iterable[_Item]) -> Iterable[_Item]:
     return (i for i in items if i.kind not in ("Patient", "Medication"))
 
 
-def build_record(
-    raw_resources: Iterable[RawResource], *, patient_id: str, warnings: Sequence[str] = ()
-) -> Record:
-    """The record of `Patient/<patient_id>` alone (CLINICAL_RULES §1, the evaluated patient).
+# --- the fast path: read only what the engine can use ------------------------------------
 
-    A Patient resource with another id is never used in its place (the record then has
-    no Patient); a resource whose `subject`/`patient` names another patient is dropped
-    with a warning that does not repeat the other patient's id; one naming no patient
-    belongs to the evaluated patient.
-    """
-    parsed = _validate(list(raw_resources))
-    builder = _Builder(parsed)
+# Who a resource belongs to, for the fast path: an owner key, or None for a resource the
+# reader drops or counts (another patient's, no Patient's of a population): such
+# resources are always validated, so that what is said about them stays the same.
+_OwnerOf = Callable[[_Entry], "str | None"]
+# A kept resource as a cached reading compares it: ref, kind, fullUrl, JSON, and what
+# its references resolve to.
+_View = tuple[str, str, str | None, dict[str, Any], tuple[str | None, ...]]
+_ListKey = tuple[str, str]  # (owner, measure name)
+_MEASURE_NAMED = {measure.name: measure for measure in MEASURES}
+
+
+def _subject(resource: dict[str, Any], index: _Index) -> str | None:
+    for name in ("subject", "patient"):
+        reference = resource.get(name)
+        if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+            return index.resolve(reference["reference"])
+    return None
+
+
+def _drug_targets(resource: dict[str, Any]) -> list[str]:
+    """The Medications a drug record may name by a reference outside itself."""
+    found = []
+    for reference in (
+        resource.get("medicationReference"),
+        (resource.get("medication") or {}).get("reference")
+        if isinstance(resource.get("medication"), dict)
+        else None,
+    ):
+        target = reference.get("reference") if isinstance(reference, dict) else None
+        if isinstance(target, str) and target.strip() and not target.strip().startswith("#"):
+            found.append(target.strip())
+    return found
+
+
+def _references(resource: dict[str, Any]) -> list[str]:
+    """Every reference string the builder resolves for this resource."""
+    found = []
+    for name in ("subject", "patient", "medicationReference"):
+        reference = resource.get(name)
+        if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+            found.append(reference["reference"])
+    found.extend(_drug_targets(resource))
+    for reason in _list(resource.get("reasonReference")):
+        if isinstance(reason, dict) and isinstance(reason.get("reference"), str):
+            found.append(reason["reference"])
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the fast path reads: `always` (positions), and for each (owner, measure) its
+    dated Observations latest first, of which only those up to the first usable one."""
+
+    always: frozenset[int]
+    lists: dict[_ListKey, tuple[int, ...]]
+    days: dict[int, date]
+
+
+def _plan(
+    entries: Sequence[_Entry], index: _Index, owner_of: _OwnerOf, today: date | None
+) -> _Plan:
+    """Decide from the JSON alone which resources can matter (see `service.fhir.relevance`)."""
+    always: set[int] = set()
+    targets = {
+        index.resolve(target)
+        for entry in entries
+        if entry.kind in MEDICATION_KINDS
+        for target in _drug_targets(entry.raw.resource)
+    }
+    candidates: dict[_ListKey, list[tuple[date, str, int]]] = defaultdict(list)
+    days: dict[int, date] = {}
+    for position, entry in enumerate(entries):
+        resource, kind = entry.raw.resource, entry.kind
+        if kind == "Patient" or (kind == "Medication" and entry.ref in targets):
+            always.add(position)
+            continue
+        if kind == "Medication":
+            continue  # no drug record names it: nothing reads it
+        owner = owner_of(entry)
+        if owner is None or looks_stu3(resource):
+            always.add(position)
+        elif kind == "Condition":
+            if condition_matters(resource):
+                always.add(position)
+        elif _is_medication_kind(kind):
+            if _drug_targets(resource) or _medication_matters(entry, kind):
+                always.add(position)
+        elif today is None or (held := observation_measures(resource)) is None:
+            always.add(position)  # every disease status is read (§6.1)
+        else:
+            day = effective_day(resource)
+            if day is UNCLEAR:
+                always.add(position)  # partial or odd dates: read (and warned about)
+            elif isinstance(day, date) and day <= today:
+                days[position] = day
+                for measure in held:
+                    candidates[(owner, measure.name)].append((day, entry.ref, position))
+            # no date, after `today` or no measure: the engine never uses it (§10)
+    # Latest first, as the engine's max() takes them: by day, then ref, and among equals
+    # (a resource sent twice) the first in the input.
+    lists = {
+        key: tuple(p for *_, p in sorted(found, key=lambda c: (c[0], c[1], -c[2]), reverse=True))
+        for key, found in candidates.items()
+    }
+    return _Plan(frozenset(always), lists, days)
+
+
+def _plain_period(period: dict[str, Any]) -> bool:
+    """A Period the builder reads without a word: no start, or plain dates in order."""
+    start, end = period.get("start"), period.get("end")
+    if start is None:
+        return True
+    first = plain_day(start)
+    if first is None:
+        return False
+    if end is None:
+        return True
+    last = plain_day(end)
+    return last is not None and last >= first
+
+
+def _plain_exposure(kind: MedicationKind, resource: dict[str, Any]) -> bool:
+    """Whether `_Builder._when` reads this record's dates without a warning (no partial
+    date, no period ending before it starts); False for anything not plainly shaped."""
+    if kind == "MedicationRequest":
+        dispense = resource.get("dispenseRequest")
+        if dispense is not None and not isinstance(dispense, dict):
+            return False
+        validity = (dispense or {}).get("validityPeriod")
+        if validity is not None and not isinstance(validity, dict):
+            return False
+        if validity and validity.get("start") is not None:
+            return _plain_period(validity)
+        authored = resource.get("authoredOn")
+        return authored is None or plain_day(authored) is not None
+    if resource.get("effectiveDateTime") is not None:
+        return plain_day(resource["effectiveDateTime"]) is not None
+    period = resource.get("effectivePeriod")
+    return _plain_period(period) if isinstance(period, dict) else True
+
+
+def _no_medication(reference: str) -> None:
+    """Resolves nothing: records naming a Medication elsewhere are always read."""
+    del reference
+
+
+def _medication_matters(entry: _Entry, kind: MedicationKind) -> bool:
+    """Whether the engine reads this drug record, from its JSON read as if valid: its
+    dates would say something, or its drug and status are not ones the engine passes
+    over (`service.fhir.relevance.medication_matters`)."""
+    resource = entry.raw.resource
+    if not _plain_exposure(kind, resource):
+        return True
+    drug = drug_of(resource, _no_medication)
+    fact = MedicationFact(
+        ref=entry.ref,
+        kind=kind,
+        status=_status_of(resource),
+        codes=drug.codes,
+        texts=drug.texts,
+        start=None,
+        end=None,
+        intent=_intent_of(resource),
+        do_not_perform=resource.get("doNotPerform") is True,
+        missing_reference=drug.missing_reference,
+    )
+    return medication_matters(fact)
+
+
+class _Reader:
+    """Validates the resources a read needs, each at most once."""
+
+    def __init__(self, entries: Sequence[_Entry], index: _Index) -> None:
+        self.entries = entries
+        self.index = index
+        self.outcomes: dict[int, _Outcome] = {}
+
+    def outcome(self, position: int) -> _Outcome:
+        found = self.outcomes.get(position)
+        if found is None:
+            found = self.outcomes[position] = _check(self.entries[position])
+        return found
+
+    def parsed(self, positions: Iterable[int]) -> _Parsed:
+        """The validated items and warnings of these resources, in input order."""
+        parsed = _Parsed(index=self.index)
+        for position in sorted(positions):
+            outcome = self.outcome(position)
+            parsed.stu3_upgraded += outcome.stu3
+            if outcome.item is not None:
+                parsed.items.append(outcome.item)
+            elif outcome.warning is not None:
+                parsed.warnings.append(outcome.warning)
+        if parsed.stu3_upgraded:
+            parsed.warnings.append(
+                f"read {parsed.stu3_upgraded} FHIR STU3 resources by upgrading them to R4"
+            )
+        return parsed
+
+    def view(self, position: int) -> _View:
+        entry = self.entries[position]
+        resource = entry.raw.resource
+        resolved = tuple(self.index.resolve(r) for r in _references(resource))
+        return (entry.ref, entry.kind, entry.raw.full_url, resource, resolved)
+
+
+def _cut(reader: _Reader, plan: _Plan, key: _ListKey, today: date) -> tuple[int, bool]:
+    """How many of a measure's Observations (latest first) are read: up to the first
+    valid one the engine can use; all (True) when none is, or a date reads otherwise."""
+    measure = _MEASURE_NAMED[key[1]]
+    scratch = _Builder(reader.index, [], {})
+    positions = plan.lists[key]
+    for number, position in enumerate(positions):
+        item = reader.outcome(position).item
+        if item is None or not isinstance(item.model, Observation):
+            continue
+        fact = scratch.observation(item.ref, item.model)
+        if fact.effective != plan.days[position]:
+            break  # not read as planned: read them all
+        if latest_observation([fact], measure, today=today) is not None:
+            return number + 1, False
+    return len(positions), True
+
+
+# The reading a cache compares: the kept resources in order, and per measure the
+# Observations read (latest first) with whether that was all of them.
+Fingerprint = tuple[tuple[_View, ...], dict[_ListKey, tuple[bool, tuple[_View, ...]]]]
+
+
+class Selection:
+    """One patient's resources as the reader plans to read them (`select`)."""
+
+    def __init__(
+        self,
+        resources: Iterable[RawResource],
+        *,
+        patient_id: str,
+        today: date | None,
+        full_validation: bool,
+    ) -> None:
+        entries, index = _entries(resources)
+        self.patient_id = patient_id
+        self.today = today
+        self._reader = _Reader(entries, index)
+        wanted = f"Patient/{patient_id}"
+
+        def owner_of(entry: _Entry) -> str | None:
+            subject = _subject(entry.raw.resource, index)
+            foreign = subject is not None and subject.startswith("Patient/") and subject != wanted
+            return None if foreign else wanted
+
+        if full_validation:
+            self._plan = _Plan(frozenset(range(len(entries))), {}, {})
+        else:
+            self._plan = _plan(entries, index, owner_of, today)
+        self._cuts: dict[_ListKey, tuple[int, bool]] | None = None
+
+    def _kept(self, cuts: Mapping[_ListKey, tuple[int, bool]]) -> list[int]:
+        kept = set(self._plan.always)
+        for key, (count, _) in cuts.items():
+            kept.update(self._plan.lists[key][:count])
+        return sorted(kept)
+
+    def record(self, warnings: Sequence[str] = ()) -> Record:
+        """The record of `Patient/<patient_id>` (see `build_record`)."""
+        if self._cuts is None:
+            today = self.today or date.max
+            plan = self._plan
+            self._cuts = {key: _cut(self._reader, plan, key, today) for key in plan.lists}
+        parsed = self._reader.parsed(self._kept(self._cuts))
+        return _record_of(parsed, patient_id=self.patient_id, warnings=warnings)
+
+    def fingerprint(self) -> Fingerprint:
+        """What this reading read, to compare another with (after `record`)."""
+        if self._cuts is None:
+            raise RuntimeError("fingerprint() before record()")
+        view = self._reader.view
+        lists = {
+            key: (everything, tuple(view(p) for p in self._plan.lists[key][:count]))
+            for key, (count, everything) in self._cuts.items()
+        }
+        return tuple(view(p) for p in self._kept(self._cuts)), lists
+
+    def unread(self) -> list[RawResource]:
+        """The resources of the types the engine uses that `record` left unvalidated."""
+        if self._cuts is None:
+            raise RuntimeError("unread() before record()")
+        read = self._reader.outcomes
+        return [e.raw for p, e in enumerate(self._reader.entries) if p not in read]
+
+    def reads_as(self, fingerprint: Fingerprint) -> bool:
+        """True when this reading would read exactly what `fingerprint` records, value for
+        value (so its record is that reading's): checked without validating anything."""
+        kept, lists = fingerprint
+        if lists.keys() != self._plan.lists.keys():
+            return False
+        view = self._reader.view
+        cuts: dict[_ListKey, tuple[int, bool]] = {}
+        for key, (everything, read) in lists.items():
+            positions = self._plan.lists[key]
+            if len(positions) < len(read) or (everything and len(positions) != len(read)):
+                return False
+            if tuple(view(p) for p in positions[: len(read)]) != read:
+                return False
+            cuts[key] = (len(read), everything)
+        if tuple(view(p) for p in self._kept(cuts)) != kept:
+            return False
+        return True
+
+
+def select(
+    raw_resources: Iterable[RawResource],
+    *,
+    patient_id: str,
+    today: date | None = None,
+    full_validation: bool = False,
+) -> Selection:
+    """Plan the reading of `Patient/<patient_id>`'s record (see `build_record`)."""
+    return Selection(
+        raw_resources, patient_id=patient_id, today=today, full_validation=full_validation
+    )
+
+
+def _record_of(parsed: _Parsed, *, patient_id: str, warnings: Sequence[str]) -> Record:
+    builder = _Builder.of(parsed)
     wanted = f"Patient/{patient_id}"
     owner = _Patient(None)
     for item in parsed.items:
@@ -540,22 +910,84 @@ def build_record(
     return owner.record([*warnings, *parsed.warnings])
 
 
+def build_record(
+    raw_resources: Iterable[RawResource],
+    *,
+    patient_id: str,
+    warnings: Sequence[str] = (),
+    today: date | None = None,
+    full_validation: bool = False,
+) -> Record:
+    """The record of `Patient/<patient_id>` alone (CLINICAL_RULES §1, the evaluated patient).
+
+    A Patient resource with another id is never used in its place (the record then has
+    no Patient); a resource whose `subject`/`patient` names another patient is dropped
+    with a warning that does not repeat the other patient's id; one naming no patient
+    belongs to the evaluated patient.
+
+    Only the resources the engine can read are validated (`service.fhir.relevance`);
+    with `today`, of each measure's Observations only the latest the engine can use at
+    that date (older ones are then not in the record). The evaluation is the same as
+    with `full_validation`, which validates every resource of the types the engine uses;
+    only a resource the engine never reads is then no longer named when it is invalid.
+    """
+    selection = select(
+        raw_resources, patient_id=patient_id, today=today, full_validation=full_validation
+    )
+    return selection.record(warnings)
+
+
 def build_records(
-    raw_resources: Iterable[RawResource], *, warnings: Sequence[str] = ()
+    raw_resources: Iterable[RawResource],
+    *,
+    warnings: Sequence[str] = (),
+    today: date | None = None,
+    full_validation: bool = False,
 ) -> list[Record]:
     """One `Record` per Patient in the resources (one record with no Patient if none).
 
     For an input that is a population (several Patients, none chosen): each clinical
     resource goes to the Patient its `subject`/`patient` names; with a single Patient,
     `build_record` rules apply (resources naming another patient are dropped).
+    `today` and `full_validation` as for `build_record`.
     """
     resources = list(raw_resources)
-    parsed = _validate(resources)
-    patients = [(i.ref, i.model) for i in parsed.items if isinstance(i.model, Patient)]
+    entries, index = _entries(resources)
+    reader = _Reader(entries, index)
+    patients: list[tuple[str, Patient]] = []
+    for position, entry in enumerate(entries):
+        item = reader.outcome(position).item if entry.kind == "Patient" else None
+        if item is not None and isinstance(item.model, Patient):
+            patients.append((item.ref, item.model))
     if len(patients) == 1:
         ident = patients[0][0].partition("/")[2]
-        return [build_record(resources, patient_id=ident, warnings=warnings)]
-    builder = _Builder(parsed)
+        return [
+            build_record(
+                resources,
+                patient_id=ident,
+                warnings=warnings,
+                today=today,
+                full_validation=full_validation,
+            )
+        ]
+    refs = {ref for ref, _ in patients}
+
+    def owner_of(entry: _Entry) -> str | None:
+        if not refs:
+            return ""
+        subject = _subject(entry.raw.resource, index)
+        return subject if subject in refs else None
+
+    if full_validation:
+        plan = _Plan(frozenset(range(len(entries))), {}, {})
+    else:
+        plan = _plan(entries, index, owner_of, today)
+    cuts = {key: _cut(reader, plan, key, today or date.max) for key in plan.lists}
+    kept = set(plan.always)
+    for key, (count, _) in cuts.items():
+        kept.update(plan.lists[key][:count])
+    parsed = reader.parsed(kept)
+    builder = _Builder.of(parsed)
     groups: dict[str, _Patient] = {}
     for ref, model in patients:
         groups.setdefault(ref, _Patient(builder.patient(ref, model)))

@@ -94,7 +94,7 @@ def _order(drafts: Sequence[DraftMedication], assessment: Assessment) -> list[Ca
     agents = drafted_agents(drafts)
     if not agents:  # no anticancer drug drafted: nothing for this service to say
         return []
-    return order_cards(assessment.evaluation, agents)
+    return order_cards(assessment.evaluation, agents, base_url=assessment.base_url)
 
 
 def patient_view(request: HookRequest, assessment: Assessment) -> list[Card]:

@@ -19,10 +19,11 @@ from service.fhir.client import FhirClient, Gathered, Limits, gather
 from service.fhir.urls import allowed, same_url
 from service.http.auth import verify_bearer
 from service.http.body import json_body
+from service.http.collector import collector_paused
 from service.http.inprocess import in_process_session
 from service.http.log import log_call
 from service.http.state import state
-from service.pipeline import assess
+from service.pipeline import assess, cache_of
 from service.settings import Settings
 
 __all__ = ["blueprint"]
@@ -90,7 +91,8 @@ def _own_fhir_base(settings: Settings) -> str:
 def _fhir_client(settings: Settings, hook_request: hooks.HookRequest) -> FhirClient | str | None:
     """The client for the request's fhirServer, or why it is not used (issue 9 defaults).
 
-    - the service's own fixture /fhir (demo on): read in process, no token needed;
+    - the service's own fixture /fhir (demo on): read in process, with the request's
+      fhirAuthorization when it has one (SCLC_CDS_DEMO_FHIR_AUTH requires it there);
     - otherwise only a server SCLC_CDS_FHIR_SERVERS allows (none when unset), and only
       with the request's fhirAuthorization ("If the CDS Client provides both fhirServer
       and fhirAuthorization… the CDS Service MAY use the FHIR server").
@@ -109,7 +111,10 @@ def _fhir_client(settings: Settings, hook_request: hooks.HookRequest) -> FhirCli
     if settings.demo_enabled and same_url(server, own):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         return FhirClient(
-            own, token=None, sessions=lambda: in_process_session(app, own), limits=limits
+            own,
+            token=hook_request.fhir_token,
+            sessions=lambda: in_process_session(app, own),
+            limits=limits,
         )
     if settings.fhir_servers is None:
         return (
@@ -149,6 +154,7 @@ def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered
 
 
 @blueprint.post("/cds-services/<service_id>")
+@collector_paused  # a call frees what it allocates by reference counting
 def call_service(service_id: str) -> dict[str, Any]:
     """A CDS service call: request → record → handler → cards."""
     service = hooks.find_service(service_id)
@@ -164,6 +170,8 @@ def call_service(service_id: str) -> dict[str, Any]:
         today=settings.evaluation_date(),
         thresholds=settings.thresholds,
         warnings=gathered.warnings,
+        base_url=settings.base_url or request.host_url.rstrip("/"),
+        cache=cache_of(current_app.extensions),  # a record read before: answered at once
     )
     cards = service.handler(hook_request, assessment)
     g.cards = len(cards)

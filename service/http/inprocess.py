@@ -46,6 +46,9 @@ class InProcessAdapter(BaseAdapter):
         body = request.body.encode() if isinstance(request.body, str) else request.body
         answer = self._app.test_client().open(
             parts.path,
+            # The URL as the caller named it, so the answer's own links (next pages, the
+            # SMART endpoints) point where the caller reads: not at `localhost`.
+            base_url=f"{parts.scheme}://{parts.netloc}",
             query_string=parts.query,
             method=request.method or "GET",
             data=body,

@@ -2,7 +2,9 @@
 
 The CDS Hooks endpoints are described in full (service ids from the registry); any
 other route the app registers gets an entry generated from its rule and its view's
-docstring, so the document never misses an endpoint.
+docstring, so the document never misses an endpoint. A view whose answers are not the
+default ones (success, or an OperationOutcome) declares them with `@responses(...)`:
+the SMART app's HTML pages and redirects, the demo EHR's OAuth 2 endpoints.
 """
 
 from __future__ import annotations
@@ -10,14 +12,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.routing import Rule
 
 from service import wire
 from service.hooks import SERVICES
 
-__all__ = ["openapi_document", "openapi_path", "schemas"]
+__all__ = [
+    "html",
+    "oauth_error",
+    "openapi_document",
+    "openapi_path",
+    "redirect",
+    "responses",
+    "schemas",
+]
 
 _OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
 
@@ -102,11 +112,62 @@ def openapi_path(rule: str) -> str:
     return _VARIABLE.sub(r"{\1}", rule)
 
 
+View = TypeVar("View", bound=Callable[..., Any])
+_DECLARED = "openapi_responses"  # the attribute `responses` sets on a view
+
+
+def responses(declared: Mapping[str, Any]) -> Callable[[View], View]:
+    """Declare a view's OpenAPI responses, when they are not the default ones."""
+
+    def mark(view: View) -> View:
+        setattr(view, _DECLARED, dict(declared))
+        return view
+
+    return mark
+
+
+def html(description: str) -> dict[str, Any]:
+    """A response that is an HTML page."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def redirect(description: str) -> dict[str, Any]:
+    """A redirect (its Location is the answer)."""
+    return {"description": description, "headers": {"Location": {"schema": {"type": "string"}}}}
+
+
+def oauth_error(description: str) -> dict[str, Any]:
+    """An OAuth 2 error (RFC 6749 §5.2), or an OperationOutcome for what fails before
+    OAuth is reached (a body too large, a wrong method)."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "required": ["error"],
+                            "properties": {
+                                "error": {"type": "string"},
+                                "error_description": {"type": "string"},
+                            },
+                        },
+                        _OUTCOME,
+                    ]
+                }
+            }
+        },
+    }
+
+
 def _generated(rule: Rule, view: Callable[..., Any] | None) -> dict[str, Any]:
     doc = (view.__doc__ or "").strip() if view is not None else ""
+    declared = getattr(view, _DECLARED, None)
     operation: dict[str, Any] = {
         "summary": doc.splitlines()[0] if doc else rule.endpoint,
-        "responses": {
+        "responses": declared
+        or {
             "200": {"description": "Success"},
             "default": _error("An error, as an OperationOutcome"),
         },

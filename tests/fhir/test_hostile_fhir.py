@@ -129,5 +129,5 @@ def test_any_json_shaped_like_fhir_gives_an_evaluation(found: list[dict[str, Any
     raw, warnings = resources_from_json(document)
     record = build_record(raw, patient_id="p1", warnings=warnings)
     evaluation = evaluate(record, today=TODAY)
-    cards = patient_view_cards(evaluation)
+    cards = patient_view_cards(evaluation, base_url="http://localhost:8080")
     assert isinstance(evaluation.to_json(cards=cards), dict)

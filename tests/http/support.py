@@ -151,12 +151,31 @@ def free_port() -> int:
 
 def check_exchange(method: str, path: str, status: int, content_type: str, body: bytes) -> None:
     """Every response's contract: JSON errors as OperationOutcome, CDS bodies conforming;
-    /fhir answers FHIR JSON, /demo serves its page."""
+    /fhir answers FHIR JSON, /demo serves its page; the SMART app's pages (/app, and the
+    demo EHR's authorization page) are HTML whatever their status, never blank; the OAuth
+    endpoints answer RFC 6749 JSON errors."""
     if method in ("OPTIONS", "HEAD"):
         assert status == 200 or status >= 400, status
         return
     if status < 400 and (path in ("/demo", "/demo/") or path.startswith("/demo/static/")):
         return  # the demo page and its assets
+    if 300 <= status < 400:
+        return  # a redirect (the OAuth flow): its Location is the contract
+    if path.startswith("/app/static/"):
+        assert status < 400 or content_type.split(";")[0] == "application/json", path
+        return
+    if (
+        path.startswith("/app")
+        and not path.startswith("/app/api/")
+        or (path == "/fhir/auth/authorize" and status < 400)
+    ):
+        assert content_type.split(";")[0] == "text/html", (path, status, content_type)
+        assert body.lstrip().lower().startswith(b"<!doctype html>"), body[:80]
+        return
+    if path.startswith("/fhir/auth/") and status >= 400:
+        assert content_type.split(";")[0] == "application/json", (path, status, content_type)
+        assert isinstance(json.loads(body).get("error"), str), body[:200]  # RFC 6749 §5.2
+        return
     json_types = (
         ("application/json", "application/fhir+json")
         if path.startswith("/fhir/")

@@ -22,7 +22,14 @@ from tests.http.support import (
 PATIENT_VIEW = f"/cds-services/{SERVICE_IDS['patient-view']}"
 
 
+@pytest.fixture(autouse=True)
+def _same_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's card links point where the Flask test client's do."""
+    monkeypatch.setenv("SCLC_CDS_BASE_URL", "http://localhost")
+
+
 def evaluate(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    """The CLI's evaluation JSON; its card links point where the test client's do."""
     capsys.readouterr()
     assert main(["evaluate", *args]) == 0
     return dict(json.loads(capsys.readouterr().out))

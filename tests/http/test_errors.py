@@ -193,7 +193,7 @@ def test_an_unexpected_failure_is_500_without_details(
 ) -> None:
     """A bug gives a JSON 500; the log names the class only, never the message."""
 
-    def broken(evaluation: Any) -> Any:
+    def broken(evaluation: Any, **options: Any) -> Any:
         raise RuntimeError("Jane Doe, born 1961-02-03, MRN 99812")
 
     monkeypatch.setattr(service.pipeline, "patient_view_cards", broken)

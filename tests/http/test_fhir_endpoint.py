@@ -138,7 +138,7 @@ def test_prefetch_filled_from_fhir_gives_the_fixture_cards(client: CheckedClient
     response = sandbox_call(client, "third-line")
     body = response.get_json()
     assert_conforms("ServiceResponse", body)
-    expected = patient_view_cards(evaluation_of("third-line"))
+    expected = patient_view_cards(evaluation_of("third-line"), base_url="http://localhost")
     assert [(c["summary"], c["indicator"]) for c in body["cards"]] == [
         (c["summary"], c["indicator"]) for c in expected
     ]
@@ -159,6 +159,8 @@ def test_include_medication_brings_the_referenced_medications(client: CheckedCli
 def test_sandbox_flow_keeps_drugs_named_by_medication_reference(client: CheckedClient) -> None:
     """medication-reference via /fhir prefetch: the same lines as the fixture file."""
     response = sandbox_call(client, "medication-reference")
-    expected = patient_view_cards(evaluation_of("medication-reference"))
+    expected = patient_view_cards(
+        evaluation_of("medication-reference"), base_url="http://localhost"
+    )
     assert [c["summary"] for c in response.get_json()["cards"]] == [c["summary"] for c in expected]
     assert not any("medicationReference" in c["detail"] for c in response.get_json()["cards"])

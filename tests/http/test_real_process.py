@@ -154,7 +154,7 @@ def test_discovery_and_preflight_over_http(live: Live) -> None:
 
 def test_every_service_answers_over_http(live: Live, make_app: AppFactory) -> None:
     """Each hook with prefetch: 200, and the cards the in-process app gives."""
-    local = make_app().test_client()
+    local = make_app(BASE_URL=live.base).test_client()  # the same links as the live cards
     for hook, service_id in SERVICE_IDS.items():
         request = hook_request(hook)
         response = live.call("POST", f"/cds-services/{service_id}", json=request)
@@ -265,5 +265,5 @@ def test_service_fills_prefetch_from_its_own_fhir_endpoint(live: Live) -> None:
     }
     response = live.call("POST", PATIENT_VIEW, json=body)
     assert response.status_code == 200
-    expected = patient_view_cards(evaluation_of("third-line"))
+    expected = patient_view_cards(evaluation_of("third-line"), base_url="http://localhost")
     assert [c["summary"] for c in response.json()["cards"]] == [c["summary"] for c in expected]

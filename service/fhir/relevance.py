@@ -1,0 +1,246 @@
+"""Which resources the engine can read, decided on their JSON before any validation.
+
+The reader's fast path (`service.fhir.parse`) models with fhir.resources only the
+resources that can change an evaluation; these predicates say which, from the raw JSON,
+and each answers "matters" whenever the JSON is not plainly shaped (a malformed record is
+then validated, and warned about, as on the full path). What never matters:
+
+- a Condition that is not a cancer by any reading of the engine (`is_cancer`,
+  `is_sclc_condition`): the engine reads Conditions for SCLC, other cancers and the
+  reasons of drug records, nothing else;
+- a drug record the engine drops (entered in error, not taken, planned …) or whose drug
+  is named and is not an anticancer agent (not in the catalogue, or supportive only, and
+  no name that looks antineoplastic);
+- an Observation of a measure that is not the latest the engine can use (see
+  `service.fhir.parse`): only the latest value of each measure counts (§10).
+
+Records with partial dates are always read: they carry a warning on every path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from service.engine import observations as measures
+from service.engine import rules
+from service.engine.catalogue import load_catalogue
+from service.engine.diagnosis import is_cancer, is_sclc_condition
+from service.engine.exposures import is_excluded
+from service.engine.observations import Measure
+from service.engine.record import Code, ConditionFact, MedicationFact
+
+__all__ = [
+    "MEASURES",
+    "NO_DATE",
+    "UNCLEAR",
+    "condition_matters",
+    "effective_day",
+    "medication_matters",
+    "observation_measures",
+    "plain_day",
+]
+
+# Every measure the engine reads from Observations (taken from the engine's own module,
+# so a measure added there is read here too).
+MEASURES: tuple[Measure, ...] = tuple(
+    value for value in vars(measures).values() if isinstance(value, Measure)
+)
+_MEASURES_OF_CODE: dict[str, tuple[Measure, ...]] = {}
+for _measure in MEASURES:
+    for _code in _measure.loincs:
+        _MEASURES_OF_CODE[_code] = (*_MEASURES_OF_CODE.get(_code, ()), _measure)
+
+_EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod")
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NO_DATE = _Marker("NO_DATE")  # the resource names no date the reader reads
+UNCLEAR = _Marker("UNCLEAR")  # a date that is partial or not plainly written: validate
+
+
+def plain_day(value: object) -> date | None:
+    """The day of a full FHIR date or dateTime written plainly (`2024-03-04`,
+    `2024-03-04T10:00:00+01:00`), as the models read it; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        if _FULL_DATE.match(value):
+            return date.fromisoformat(value)
+        if _DATE_TIME.match(value):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+    return None
+
+
+def _dates_plain(resource: Mapping[str, Any], names: Iterable[str]) -> bool:
+    """True when each of these date fields is absent or a plain full date."""
+    for name in names:
+        if name in resource and plain_day(resource[name]) is None:
+            return False
+    return True
+
+
+def effective_day(resource: Mapping[str, Any]) -> date | _Marker:
+    """An Observation's effective day as the reader takes it (effectiveDateTime, else
+    effectiveInstant, else effectivePeriod.start), NO_DATE, or UNCLEAR."""
+    present = [n for n in _EFFECTIVE if n in resource]
+    if not present:
+        return NO_DATE
+    if len(present) > 1:
+        return UNCLEAR
+    value = resource[present[0]]
+    if present[0] == "effectivePeriod":
+        if not isinstance(value, dict):
+            return UNCLEAR
+        if "start" not in value:
+            return NO_DATE
+        value = value["start"]
+    day = plain_day(value)
+    return UNCLEAR if day is None else day
+
+
+def _codes(concept: object) -> tuple[Code, ...] | None:
+    """The codings of a CodeableConcept as the reader makes them; None when malformed."""
+    if concept is None:
+        return ()
+    if not isinstance(concept, dict):
+        return None
+    coding = concept.get("coding")
+    if coding is None:
+        return ()
+    if not isinstance(coding, list):
+        return None
+    found = []
+    for item in coding:
+        if not isinstance(item, dict):
+            return None
+        system, code, display = item.get("system"), item.get("code"), item.get("display")
+        if not all(v is None or isinstance(v, str) for v in (system, code, display)):
+            return None
+        if code:
+            found.append(Code(system=system or "", code=code, display=display))
+    return tuple(found)
+
+
+def _items(value: object) -> list[Any] | None:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else None
+
+
+def _condition_probe(resource: Mapping[str, Any]) -> ConditionFact | None:
+    """What the reader takes from a Condition for the cancer tests; None when malformed."""
+    code = resource.get("code")
+    codes = _codes(code)
+    text = code.get("text") if isinstance(code, dict) else None
+    extensions, sites, notes = (_items(resource.get(n)) for n in ("extension", "bodySite", "note"))
+    if codes is None or extensions is None or sites is None or notes is None:
+        return None
+    if text is not None and not isinstance(text, str):
+        return None
+    found = list(codes)
+    for extension in extensions:
+        if not isinstance(extension, dict):
+            return None
+        more = _codes(extension.get("valueCodeableConcept"))
+        if more is None:
+            return None
+        found.extend(more)
+    body: list[Code] = []
+    for site in sites:
+        more = _codes(site)
+        if more is None:
+            return None
+        body.extend(more)
+    texts = []
+    for note in notes:
+        value = note.get("text") if isinstance(note, dict) else None
+        if not isinstance(note, dict) or not (value is None or isinstance(value, str)):
+            return None
+        if value:
+            texts.append(value)
+    return ConditionFact(
+        ref="",
+        codes=tuple(found),
+        text=text,
+        clinical_status=None,
+        verification_status=None,
+        onset=None,
+        recorded=None,
+        body_site_codes=tuple(body),
+        notes=tuple(texts),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _is_cancer_reading(probe: ConditionFact) -> bool:
+    return is_cancer(probe) or is_sclc_condition(probe)
+
+
+def condition_matters(resource: Mapping[str, Any]) -> bool:
+    """False only for a plainly written Condition that no reading makes a cancer."""
+    onset = resource.get("onsetPeriod")
+    if onset is not None and not (isinstance(onset, dict) and _dates_plain(onset, ("start",))):
+        return True
+    if not _dates_plain(resource, ("onsetDateTime", "recordedDate")):
+        return True
+    probe = _condition_probe(resource)
+    return probe is None or _is_cancer_reading(probe)
+
+
+@lru_cache(maxsize=4096)
+def _drug_matters(codes: tuple[Code, ...], texts: tuple[str, ...]) -> bool:
+    catalogue = load_catalogue()
+    agents = catalogue.match(codes, texts)
+    if agents:
+        return any(not a.supportive for a in agents)
+    named = bool(texts) or any(c.display for c in codes)
+    if not named:
+        return True  # an unidentified drug: possibly received (§1)
+    words = [*texts, *(c.display for c in codes if c.display)]
+    return catalogue.looks_antineoplastic(words) is not None
+
+
+def medication_matters(fact: MedicationFact) -> bool:
+    """Whether the engine does anything with this drug record, read as valid (§1, §3).
+
+    Mirrors `collect_exposures`: dropped records and named drugs that are not anticancer
+    agents are passed over without a word; everything else is read.
+    """
+    if is_excluded(fact):
+        return False
+    return _drug_matters(fact.codes, fact.texts)
+
+
+def observation_measures(resource: Mapping[str, Any]) -> tuple[Measure, ...] | None:
+    """The measures an Observation may hold (its code or a component's, any system);
+    None for an mCODE disease-status Observation (§6.1), every one of which is read."""
+    found: list[Measure] = []
+    concepts = [resource.get("code")]
+    components = resource.get("component")
+    if isinstance(components, list):
+        concepts.extend(c.get("code") for c in components if isinstance(c, dict))
+    for number, concept in enumerate(concepts):
+        coding = concept.get("coding") if isinstance(concept, dict) else None
+        for item in coding if isinstance(coding, list) else ():
+            code = item.get("code") if isinstance(item, dict) else None
+            if not isinstance(code, str):
+                continue
+            if number == 0 and code == rules.DISEASE_STATUS_LOINC:
+                return None
+            found.extend(m for m in _MEASURES_OF_CODE.get(code, ()) if m not in found)
+    return tuple(found)

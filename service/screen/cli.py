@@ -1,0 +1,264 @@
+"""`sclc-cds screen` and `sclc-cds fixtures population`: the argparse wiring and handlers.
+
+`service.cli` adds these parsers to its own; each parser's `handler` runs the command
+and returns the exit status. Usage errors and unusable input raise `InputError` or
+`ValueError`, which `service.cli.main` turns into exit 2 with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from service.errors import InputError
+from service.pipeline import DEFAULT_BASE_URL
+from service.screen import bulk, population
+from service.screen.export import read_export
+from service.settings import Settings
+
+__all__ = ["add_population_parser", "add_screen_parser", "run_population", "run_screen"]
+
+OUTPUTS = ("worklist.parquet", "worklist.csv", "report.html")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def add_screen_parser(commands: Any) -> None:
+    """`sclc-cds screen EXPORT [--out DIR] …` (and its --bulk-export options)."""
+    screen = commands.add_parser(
+        "screen",
+        help="screen a FHIR Bulk Data export: relapse worklist, trial candidates, report",
+        description=(
+            "Evaluate every patient of a Bulk Data export with the CDS Hooks service's own "
+            "pipeline, on a Dask cluster (a local one by default), and write "
+            "worklist.parquet, worklist.csv and report.html (one row per SCLC patient)."
+        ),
+    )
+    screen.add_argument(
+        "export",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="export folder (manifest.json or *.ndjson / *.ndjson.gz), or a manifest; "
+        "with --bulk-export, the folder to download into (default OUT/export)",
+    )
+    screen.add_argument("--out", type=Path, default=Path("screen-results"), help="output folder")
+    screen.add_argument(
+        "--today", type=_date, default=None, help="evaluation date (default: as `evaluate`)"
+    )
+    screen.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes of the local cluster (default: one per CPU)",
+    )
+    screen.add_argument(
+        "--scheduler",
+        default=None,
+        help="a running Dask scheduler (tcp://host:8786) instead of a local cluster; its "
+        "workers must see the export and OUT at the same paths",
+    )
+    screen.add_argument(
+        "--evaluations",
+        action="store_true",
+        help="also write evaluations.ndjson: each SCLC patient's evaluation JSON",
+    )
+    fetch = screen.add_argument_group("running the export first (SMART Backend Services)")
+    fetch.add_argument("--bulk-export", metavar="URL", default=None, help="kick-off URL")
+    fetch.add_argument("--client-id", default=None, help="the registered client id")
+    fetch.add_argument(
+        "--private-key", type=Path, default=None, help="PEM private key that signs assertions"
+    )
+    fetch.add_argument("--algorithm", choices=sorted(bulk.ALGORITHMS), default="ES384")
+    fetch.add_argument("--key-id", default=None, help="the key's `kid` in the client's JWK Set")
+    fetch.add_argument("--token-url", default=None, help="default: from smart-configuration")
+    fetch.add_argument("--scope", default="system/*.read")
+    fetch.add_argument(
+        "--type",
+        action="append",
+        default=None,
+        help=f"resource type to export (repeatable; default: {', '.join(bulk.DEFAULT_TYPES)})",
+    )
+    fetch.add_argument("--since", default=None, help="_since: only resources changed after it")
+    screen.set_defaults(handler=run_screen)
+
+
+def add_population_parser(kinds: Any) -> None:
+    """`sclc-cds fixtures population N [--out DIR] …`."""
+    made = kinds.add_parser(
+        "population",
+        help="write a synthetic population as a Bulk Data export (tests, benchmarks)",
+        description=population.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    made.add_argument("patients", type=_positive, help="number of patients")
+    made.add_argument("--out", type=Path, default=None, help="default: population-N")
+    made.add_argument("--seed", type=int, default=1)
+    made.add_argument(
+        "--sclc-share",
+        type=float,
+        default=population.SCLC_SHARE,
+        help="share of patients copied from the fixtures' scenarios",
+    )
+    made.add_argument("--today", type=_date, default=population.DEFAULT_TODAY)
+    made.add_argument("--plain", action="store_true", help=".ndjson files (default .ndjson.gz)")
+    made.add_argument(
+        "--block",
+        type=_positive,
+        default=population.BLOCK_PATIENTS,
+        help="patients per file of each type",
+    )
+    made.add_argument(
+        "--jobs", type=_positive, default=os.cpu_count() or 1, help="processes writing blocks"
+    )
+    made.add_argument(
+        "--fixtures", type=Path, default=None, help="scenario Bundles (default: fhir_fixtures/)"
+    )
+    made.set_defaults(handler=run_population)
+
+
+def run_population(args: argparse.Namespace) -> int:
+    """Write the population export; report where on stderr."""
+    settings = Settings.from_env(os.environ)
+    spec = population.PopulationSpec(
+        patients=args.patients,
+        seed=args.seed,
+        sclc_share=args.sclc_share,
+        today=args.today,
+        compress=not args.plain,
+        block=args.block,
+    )
+    out = args.out or Path(f"population-{args.patients}")
+    fixtures = args.fixtures or settings.fixtures_dir
+    started = time.perf_counter()
+    written = population.write_population(spec, out, fixtures=fixtures, jobs=args.jobs)
+    resources = sum(f.count for f in written)
+    print(
+        f"wrote {out}: {args.patients:,} patients, {resources:,} resources in {len(written)} "
+        f"files ({time.perf_counter() - started:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+class TerminalProgress:
+    """Stage progress on stderr: one line redrawn on a terminal, one line per stage else."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.started
+        line = f"{stage}: {done}/{total} tasks ({elapsed:.1f} s)"
+        if self.tty:
+            print(f"\r{line:<72}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        elif done == total:
+            print(line, file=sys.stderr, flush=True)
+
+    def note(self, message: str) -> None:
+        """A line from the export client (no patient data, no tokens)."""
+        print(message, file=sys.stderr, flush=True)
+
+
+def _download(args: argparse.Namespace, progress: TerminalProgress) -> Path:
+    if bool(args.client_id) != bool(args.private_key):
+        raise InputError("SMART Backend Services needs both --client-id and --private-key")
+    if not args.client_id:
+        credentials = None  # an open server
+    else:
+        try:
+            key = args.private_key.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                f"cannot read {args.private_key}: {error.__class__.__name__}"
+            ) from None
+        credentials = bulk.BackendCredentials(
+            client_id=args.client_id,
+            private_key=key,
+            algorithm=args.algorithm,
+            key_id=args.key_id,
+            token_url=args.token_url,
+            scope=args.scope,
+        )
+    folder = args.export or args.out / "export"
+    with requests.Session() as session:
+        client = bulk.BulkClient(session, credentials=credentials, progress=progress.note)
+        return client.export(
+            args.bulk_export,
+            folder,
+            types=tuple(args.type or bulk.DEFAULT_TYPES),
+            since=args.since,
+        )
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    """Screen the export (after running it with --bulk-export); print what was written."""
+    # Imported here: Dask, Arrow and matplotlib are only needed by this command.
+    from service.screen.plan import ScreenOptions, dask_client, screen
+    from service.screen.report import write_report
+    from service.screen.worklist import write_csv, write_parquet
+
+    settings = Settings.from_env(os.environ)
+    progress = TerminalProgress()
+    if args.bulk_export:
+        source = _download(args, progress)
+    elif args.export is None:
+        raise InputError("name the export folder, or give --bulk-export URL")
+    else:
+        source = args.export
+    export = read_export(source)
+    options = ScreenOptions(
+        today=args.today or settings.evaluation_date(),
+        thresholds=settings.thresholds,
+        base_url=settings.base_url or DEFAULT_BASE_URL,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    workers = args.workers or os.cpu_count() or 1
+    with dask_client(args.scheduler, workers=workers) as client:
+        result = screen(
+            export,
+            client=client,
+            options=options,
+            workdir=args.out,
+            progress=progress,
+            evaluations=args.out / "evaluations.ndjson" if args.evaluations else None,
+        )
+    write_parquet(result.rows, args.out / "worklist.parquet")
+    write_csv(result.rows, args.out / "worklist.csv")
+    write_report(result, args.out / "report.html")
+    written = list(OUTPUTS)
+    if args.evaluations:
+        written.append("evaluations.ndjson")
+    s = result.stats
+    elapsed = time.perf_counter() - progress.started
+    print(
+        f"{s.patients:,} patients, {s.lines:,} resources read in {elapsed:.1f} s "
+        f"({s.patients / elapsed:,.0f} patients/s); {s.sclc:,} with SCLC, "
+        f"{sum(r.next_line is not None for r in result.rows):,} at a decision point"
+    )
+    for name in written:
+        print(args.out / name)
+    return 0
