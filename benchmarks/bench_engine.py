@@ -15,7 +15,8 @@ validation (every resource of the types the engine uses modelled).
 Over HTTP (`benchmarks/http_load.py`, wrk, `sclc-cds serve` with one worker per core):
 distinct ~100-resource records, every request with a patient id of its own (nothing
 cacheable), and one record repeated, each at 1, 8 and 32 connections for `--seconds`
-(6 s): requests per second, p50, p99, errors, peak worker RSS. Skipped, saying so, when
+(6 s): requests per second, p50, p99, errors, peak worker RSS and the workers' CPU per
+request (which the load of other work on the machine does not change). Skipped when
 wrk is not installed.
 
 Prints a table and writes `benchmarks/results.json`. Figures, not pass/fail; about two
@@ -36,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -99,17 +100,16 @@ def _p(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def records() -> list[tuple[str, dict[str, Any]]]:
-    """(label, patient-view body) of every in-process row."""
-    found = []
+def records() -> Iterator[tuple[str, bytes]]:
+    """(label, patient-view body) of every in-process row, made one at a time (the
+    bodies are kept as bytes: no large heap for the collector to walk while timing)."""
     for size in SIZES:
         patient, prefetch = prefetch_of(padded_bundle("third-line", size))
-        found.append((f"padded {size:,}", hook_body(patient, prefetch)))
+        yield f"padded {size:,}", json.dumps(hook_body(patient, prefetch)).encode()
     sherman = next(iter(sorted(SHERMAN.glob("Sherman_McGlynn_*.json"))), None)
     if sherman is not None:
         patient, prefetch = prefetch_of(json.loads(sherman.read_text()))
-        found.append(("Sherman_McGlynn (whole)", hook_body(patient, prefetch)))
-    return found
+        yield "Sherman_McGlynn (whole)", json.dumps(hook_body(patient, prefetch)).encode()
 
 
 def in_process() -> list[dict[str, Any]]:
@@ -126,14 +126,20 @@ def in_process() -> list[dict[str, Any]]:
     clear = cache_of(app.extensions).clear if cache_of is not None else (lambda: None)
     thresholds = DEFAULT_THRESHOLDS
     rows = []
-    for label, body in records():
-        data = json.dumps(body).encode()
-        resources, _ = resources_from_json(body)
+    for label, data in records():
+        gc.collect()  # what the row before left behind: not this row's figures
 
         def post(data: bytes = data, label: str = label) -> None:
             answer = client.post(PATH, data=data, content_type="application/json")
             if answer.status_code != 200:
                 raise SystemExit(f"{label}: patient-view answered {answer.status_code}")
+
+        size = len(data)
+        least = 5 if size > 1_000_000 else 15
+        miss = _samples(post, before=clear, least=least)
+        hit = _samples(post, before=lambda: None, least=least)
+        body = json.loads(data)
+        resources, _ = resources_from_json(body)
 
         def pipeline(full: bool, resources: Any = resources, body: Any = body) -> None:
             gc.disable()  # as in a hook call (service.http.collector)
@@ -149,10 +155,6 @@ def in_process() -> list[dict[str, Any]]:
             finally:
                 gc.enable()
 
-        size = len(data)
-        least = 5 if size > 1_000_000 else 15
-        miss = _samples(post, before=clear, least=least)
-        hit = _samples(post, before=lambda: None, least=least)
         fast = _samples(lambda: pipeline(False), before=lambda: None, least=3)
         full = (
             _samples(lambda: pipeline(True), before=lambda: None, least=3)
@@ -175,6 +177,7 @@ def in_process() -> list[dict[str, Any]]:
             "calls": len(miss),
         }
         rows.append(row)
+        del body, resources
         print(
             f"{label:<26}{row['resources']:>7}{size / 1e6:>8.2f}{floor:>9.2f}"
             f"{row['hook_p50_ms']:>9.2f}{row['hook_p99_ms']:>9.2f}{row['ratio']:>7.1f}"
@@ -193,7 +196,7 @@ def over_http(seconds: int) -> dict[str, Any]:
     workers = os.cpu_count() or 1
     runs = []
     print(f"\nHTTP: sclc-cds serve, {workers} workers; wrk {seconds} s per line")
-    columns = ("conns", "req/s", "p50 ms", "p99 ms", "errors", "RSS MiB")
+    columns = ("conns", "req/s", "p50 ms", "p99 ms", "errors", "RSS MiB", "CPU/req")
     print(f"{'records':<30}" + "".join(f"{c:>9}" for c in columns))
     for name, bodies, unique in (
         ("distinct ~100 (unique ids)", http_load.distinct_bodies(100, 64), True),
@@ -217,7 +220,8 @@ def over_http(seconds: int) -> dict[str, Any]:
                     print(
                         f"{name:<30}{connections:>9}{figures['rps']:>9.0f}"
                         f"{figures['p50_ms']:>9.1f}{figures['p99_ms']:>9.1f}"
-                        f"{figures['errors']:>9}{figures['peak_worker_rss_mib']:>9.1f}",
+                        f"{figures['errors']:>9}{figures['peak_worker_rss_mib']:>9.1f}"
+                        f"{figures['worker_cpu_ms_per_request']:>9.2f}",
                         flush=True,
                     )
     return {"workers": workers, "seconds_per_run": seconds, "runs": runs}

@@ -143,6 +143,15 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -219,6 +228,8 @@ def run_wrk(
         while not stop.wait(0.2):
             peak = max([peak, *(_rss_mib(pid) for pid in _children(master))])
 
+    workers = _children(master)
+    cpu_before = sum(_cpu_seconds(pid) for pid in workers)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     threads = max(1, min(2, connections))
@@ -240,6 +251,7 @@ def run_wrk(
     finally:
         stop.set()
         sampler.join()
+    cpu = sum(_cpu_seconds(pid) for pid in workers) - cpu_before
     line = next((x for x in done.stdout.splitlines() if x.startswith("JSON ")), None)
     if line is None:
         raise SystemExit(f"wrk gave no figures: {done.stdout}\n{done.stderr}")
@@ -249,6 +261,8 @@ def run_wrk(
         figures[k] for k in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
     )
     figures["peak_worker_rss_mib"] = round(peak, 1)
+    # The workers' own CPU per answered request: what the machine's load does not change.
+    figures["worker_cpu_ms_per_request"] = round(cpu * 1000 / max(figures["requests"], 1), 2)
     figures["connections"] = connections
     return figures
 

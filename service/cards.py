@@ -98,7 +98,8 @@ def _shorten(text: str) -> str:
 
 
 def _bullets(title: str, items: Iterable[str]) -> str:
-    return f"**{title}**\n\n" + "\n".join(f"- {item}" for item in items)
+    # A list may follow its heading line directly (CommonMark): one line less a section.
+    return f"**{title}**\n" + "\n".join(f"- {item}" for item in items)
 
 
 class _CardMaker:
@@ -185,7 +186,7 @@ class _CardMaker:
         sections = [
             f"**Where the patient stands:** {self._standing_long()}",
             self._diagnosis_text(),
-            "**Lines of therapy**\n\n" + "\n".join(self._line_text(line) for line in e.lines),
+            _bullets("Lines of therapy", (self._line_text(line)[2:] for line in e.lines)),
             self._progression_text(),
             self._platinum_text(e.platinum),
             self._patient_text(),
@@ -238,8 +239,9 @@ class _CardMaker:
     def option_line(self, number: int, option: Option, status: str) -> str:
         """One ranked entry: name, status, why, key figure with source, evidence link."""
         figure, document = self.key_figure(option)
+        why = self._why(option.id, status)
         text = (
-            f"{number}. **{option.title}**: {status}. {self._why(option.id, status)} "
+            f"{number}. **{option.title}**: {status}. {why + ' ' if why else ''}"
             f"{figure} ({self.short_label(document)}). "
             f"[Full evidence]({self.evidence_url(option.id)})"
         )
@@ -262,8 +264,8 @@ class _CardMaker:
             summary += f" and {len(ranked) - 1} more to consider"
         documents = [d for option, _ in ranked for d in (c.document for c in option.citations)]
         detail = (
-            f"Options for **line {e.next_line}** described in the source documents, "
-            "recommended first, then in the order of the rules:\n\n" + "\n".join(entries)
+            f"**Line {e.next_line}** options of the source documents, recommended first:"
+            "\n\n" + "\n".join(entries)
         )
         return self.card(
             "options",
@@ -285,13 +287,18 @@ class _CardMaker:
         e = self.evaluation
         result = next(t for t in e.trials if t.id == trial.nct_id)
         verdict = result.verdict.replace("-", " ")
-        descriptions = {c.criterion: c.description for c in trial.criteria}
         groups: dict[str, list[str]] = {"not-met": [], "unknown": [], "met": []}
+        absent: list[str] = []
         for c in result.criteria:
-            shown = descriptions.get(c.criterion, c.criterion).rstrip(".")
+            if c.result == "unknown" and (c.detail or "").endswith(": not in the record"):
+                absent.append(escape(c.criterion))  # said once for all below
+                continue
+            shown = escape(c.criterion)
             if c.detail and c.result != "met":
                 shown += f" ({escape(c.detail)})"
             groups[c.result].append(shown)
+        if absent:
+            groups["unknown"].append("not in the record: " + ", ".join(absent))
         rows = [
             f"- **{_RESULT_WORD[result_]}:** " + "; ".join(items)
             for result_, items in groups.items()
@@ -299,7 +306,7 @@ class _CardMaker:
         ]
         detail = (
             f"**Pre-screen: {verdict}** (from the record; the study team decides "
-            f"eligibility). {trial.title}: {trial.regimen}\n\n" + "\n".join(rows)
+            "eligibility).\n\n" + "\n".join(rows)
         )
         return self.card(
             f"trial:{trial.nct_id}",
@@ -484,13 +491,12 @@ class _CardMaker:
                 )
             if p and p.date:
                 est = " (estimated from a partial date)" if p.estimated else ""
-                when = f"on {_shown_day(p.date)}{est}"
+                when = f"on {_shown_day(p.date)} ({escape(p.source)}){est}"
             else:
                 when = "recorded without a usable date"
             return (
                 f"progression {when} after line {latest.number} started: a decision point "
-                f"for **line {e.next_line}**. The options and the trial pre-screen follow "
-                "as separate cards."
+                f"for **line {e.next_line}**."
             )
         if e.patient.deceased:
             return "the record says the patient has died; no options are shown."
@@ -530,6 +536,8 @@ class _CardMaker:
         p = self.evaluation.progression
         if p is None:
             return None
+        if self.evaluation.next_line is not None and p.date and not p.estimated:
+            return None  # "Where the patient stands" names it, with its source
         if p.date is None:
             return f"**Latest progression:** a relapse without a usable date ({escape(p.source)})."
         if p.proxy:
@@ -576,15 +584,18 @@ class _CardMaker:
         age = "unknown" if e.patient.age is None else str(e.patient.age)
         if e.patient.age_estimated:
             age += " (estimated: partial birth date)"
-        items = [f"Age {age}"]
+        items = [f"age {age}"]
+        # Values of one day together: "ECOG 0, ANC 3.4 x10^9/L on 2026-11-09".
+        by_day: dict[tuple[str, bool], list[str]] = {}
         for reading in e.readings:
-            items.append(
-                escape(reading.describe())
-                + ("" if reading.fresh else f" (older than {t.observation_max_age_days} days)")
-            )
+            shown = reading.describe().rsplit(" on ", 1)[0]
+            by_day.setdefault((reading.day.isoformat(), reading.fresh), []).append(shown)
+        for (day, fresh), values in by_day.items():
+            stale = "" if fresh else f" (older than {t.observation_max_age_days} days)"
+            items.append(escape(f"{', '.join(values)} on {day}") + stale)
         if not e.readings:
-            items.append("No ECOG or laboratory values in the record")
-        text = _bullets("The patient", items)
+            items.append("no ECOG or laboratory values in the record")
+        text = "**The patient:** " + "; ".join(items) + "."
         if e.poor_performance is not None:
             text += (
                 f"\n\n**Performance status:** {escape(e.poor_performance.describe())}: nothing "
@@ -616,13 +627,13 @@ class _CardMaker:
                 )
             return text + "."
         if option_id in ("topotecan", "lurbinectedin", "tarlatamab", "taxane") and p is not None:
-            return "Relapse after a platinum-containing line."
+            return "After a platinum line."
         if option_id == "nab-paclitaxel-anlotinib":
-            return "Second line after platinum chemo-immunotherapy, no anti-angiogenic drug so far."
+            return "Line 2 after platinum chemo-immunotherapy, no anti-angiogenic drug yet."
         if option_id == "anlotinib":
             which = "Second line" if e.next_line == 2 else "Third line or later"
-            return f"{which} after a platinum-containing line, no anlotinib so far."
-        return "Shown at every relapse decision point."
+            return f"{which} after a platinum line."
+        return ""
 
     def _check_items(self) -> list[str]:
         """§11 "Check the record": every item names the FHIR record it is about."""

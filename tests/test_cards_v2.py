@@ -111,9 +111,10 @@ def test_the_summary_shows_age_and_each_lab_with_its_date_stale_ones_marked() ->
         lab("751-8", "2024-03-02", 0.8, "10*9/L"),
     )
     detail = summary_of(evaluate(record(*meds, observations=observations), today=TODAY))["detail"]
-    assert "- Age 66" in detail
-    assert "- ECOG 1 on 2026\\-11\\-02\n" in detail
-    assert "- ANC 0\\.8 x10^9/L on 2024\\-03\\-02 (older than 30 days)" in detail
+    assert (
+        "**The patient:** age 66; ECOG 1 on 2026\\-11\\-02; "
+        "ANC 0\\.8 x10^9/L on 2024\\-03\\-02 (older than 30 days)." in detail
+    )
 
 
 def test_poor_performance_status_is_explained_on_the_summary() -> None:

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import FIXTURES, ROOT, SHARED
+from tests.http.support import fixture_bundle, hook_request
 from tests.http.test_real_process import Live, running_service
 from tests.test_cards import cards_of
 
@@ -90,6 +92,21 @@ def page(browser: Any) -> Iterator[Any]:
     context.on("page", _watched)  # popups (a smart link's new window) too
     yield _watched(context.new_page())
     context.close()
+
+
+@pytest.fixture
+def browser_page_1440(browser: Any) -> Iterator[Any]:
+    """A page 1,440 px wide, the width the sandbox page height is measured at."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    yield _watched(context.new_page())
+    context.close()
+
+
+def sandbox_style_request(live: Live, scenario: str) -> dict[str, Any]:
+    """patient-view for a fixture, prefetched as a client would (for the expected cards)."""
+    del live
+    return hook_request(bundle=fixture_bundle(scenario))
 
 
 def wait_for_app(page: Any) -> None:
@@ -286,3 +303,35 @@ def test_an_expired_token_on_the_open_page_is_said_in_the_page(page: Any, live: 
     page.wait_for_function("document.querySelector('#status').classList.contains('error')")
     assert page.inner_text("#status") == EXPIRED
     assert page.locator("#chart").is_hidden()
+
+
+@pytest.mark.parametrize(
+    "scenario", ["third-line", "sensitive-late-relapse", "trial-eligible", "undated-tarlatamab"]
+)
+def test_a_decision_point_in_the_sandbox_is_three_cards_on_one_screenful(
+    browser_page_1440: Any, live: Live, sandbox: str, scenario: str
+) -> None:
+    """Issue 10: at most three cards, each shown, the page ≤ 2,500 px tall at 1,440 px wide,
+    and every link of the cards answers (the service's own evidence and source pages)."""
+    cards = requests.post(
+        f"{live.base}/cds-services/sclc-relapse-patient-view",
+        json=sandbox_style_request(live, scenario),
+        timeout=30,
+    ).json()["cards"]
+    assert 2 <= len(cards) <= 3
+    page = browser_page_1440
+    page.goto(
+        f"{sandbox}/?fhirServiceUrl={live.base}/fhir&patientId={scenario}"
+        f"&serviceDiscoveryURL={live.base}/cds-services"
+    )
+    for card in cards:
+        page.get_by_text(card["summary"], exact=False).first.wait_for()
+    page.wait_for_timeout(300)
+    shot(page, f"sandbox-1440-{scenario}")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 2500, height
+    for card in cards:
+        urls = [card["source"]["url"], *(x["url"] for x in card.get("links", []))]
+        for url in urls:
+            if url.startswith(live.base) and "/app/launch" not in url:
+                assert requests.get(url, timeout=10).status_code == 200, url

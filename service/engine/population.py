@@ -102,6 +102,9 @@ def _annab_notes(inputs: PopulationInputs, t: Thresholds) -> tuple[str, ...]:
         elif not inside(reading.value):
             notes.append(f"{reading.describe()}; the study required {criterion}")
     if missing:
+        pressure = ("systolic blood pressure", "diastolic blood pressure")
+        if all(name in missing for name in pressure):  # one reading, two components
+            missing = [m for m in missing if m not in pressure] + ["blood pressure"]
         notes.append(f"not in the record: {', '.join(missing)}")
     return tuple(notes)
 

@@ -91,4 +91,4 @@ def source(source_id: str) -> Response:
     found = next((s for s in knowledge.sources if s.id == source_id), None)
     if found is None:
         raise NotFound("no source has this id; /sources lists them")
-    return _page(found.title, "source.html", source=found, quoted=_quoted(knowledge, found))
+    return _page(found.title, "source.html", document=found, quoted=_quoted(knowledge, found))

@@ -473,8 +473,7 @@ def test_annab_population_notes_name_each_value_outside_with_its_date() -> None:
         "ECOG 2 on 2026-11-02; the study required ECOG 0–1",
         "platelets 80 x10^9/L on 2026-11-02; the study required platelets ≥ 90 x10^9/L",
         "WBC 4 x10^9/L on 2024-05-01, older than 30 days (the study required WBC ≥ 3 x10^9/L)",
-        "not in the record: total bilirubin, albumin, creatinine, systolic blood pressure, "
-        "diastolic blood pressure",
+        "not in the record: total bilirubin, albumin, creatinine, blood pressure",
     )
 
 

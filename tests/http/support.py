@@ -161,6 +161,10 @@ def check_exchange(method: str, path: str, status: int, content_type: str, body:
         return  # the demo page and its assets
     if 300 <= status < 400:
         return  # a redirect (the OAuth flow): its Location is the contract
+    if status < 400 and path.startswith(("/evidence", "/sources")):
+        assert content_type.split(";")[0] == "text/html", (path, status, content_type)
+        assert body.lstrip().lower().startswith(b"<!doctype html>"), body[:80]
+        return  # the evidence and source pages the cards link to
     if path.startswith("/app/static/"):
         assert status < 400 or content_type.split(";")[0] == "application/json", path
         return
