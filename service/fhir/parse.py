@@ -1,9 +1,13 @@
 """Validate raw FHIR R4 resources with `fhir.resources.R4B` and build engine records.
 
-Only the resource types the engine uses are validated (CLINICAL_RULES §1); a resource
-that fails validation is skipped with a warning naming it and the failing field, never
-its values. FHIR STU3 resources of these types (Synthea's older exports) are upgraded
-to R4 field by field before validation, and a warning says so.
+Only the resources the engine reads are validated (CLINICAL_RULES §1): of the types it
+uses, the fast path (the default) first decides from the JSON which can change an
+evaluation (`service.fhir.relevance`; of each measure's Observations, the latest usable
+one at the evaluation date) and models those alone; `full_validation` models every
+resource of those types, with the same evaluations (tests/perf/test_fast_path.py). A
+resource that fails validation is skipped with a warning naming it and the failing
+field, never its values. FHIR STU3 resources of these types (Synthea's older exports)
+are upgraded to R4 field by field before validation, and a warning says so.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeGuard
@@ -39,7 +43,7 @@ from service.engine.record import (
     Record,
 )
 from service.fhir.load import RawResource
-from service.fhir.medication import codes_of, drug_of
+from service.fhir.medication import Drug, codes_of, drug_of
 from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
@@ -722,7 +726,7 @@ def _medication_matters(entry: _Entry, kind: MedicationKind) -> bool:
     resource = entry.raw.resource
     if not _plain_exposure(kind, resource):
         return True
-    drug = drug_of(resource, _no_medication)
+    drug = _drug(resource)
     fact = MedicationFact(
         ref=entry.ref,
         kind=kind,
@@ -736,6 +740,39 @@ def _medication_matters(entry: _Entry, kind: MedicationKind) -> bool:
         missing_reference=drug.missing_reference,
     )
     return medication_matters(fact)
+
+
+# Charts name the same few drugs again and again: each concept is read once (per process,
+# up to this many concepts).
+_DRUGS: dict[Hashable, Drug] = {}
+_DRUGS_KEPT = 4096
+
+
+def _drug(resource: dict[str, Any]) -> Drug:
+    """`drug_of(resource)` (no Medication resolved), read once per distinct concept."""
+    concept = resource.get("medicationCodeableConcept")
+    key: Hashable | None = None
+    if isinstance(concept, dict) and concept:
+        coding = concept.get("coding")
+        if coding is None or isinstance(coding, list):
+            key = (
+                tuple(
+                    (c.get("system"), c.get("code"), c.get("display")) if isinstance(c, dict) else c
+                    for c in coding or ()
+                ),
+                concept.get("text"),
+            )
+    try:
+        found = _DRUGS.get(key) if key is not None else None
+    except TypeError:  # a value that is not a string: no key, read it
+        key = found = None
+    if found is None:
+        found = drug_of(resource, _no_medication)
+        if key is not None:
+            if len(_DRUGS) >= _DRUGS_KEPT:
+                _DRUGS.clear()
+            _DRUGS[key] = found
+    return found
 
 
 class _Reader:
