@@ -65,7 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # The feedback and JWT-replay database (SQLite file, or SCLC_CDS_DATABASE_URL), its
     # schema created here, once.
     store = Store.open(database_url(settings.database_url, settings.feedback_db))
-    install(app, AppState(settings=settings, feedback=store))
+    install(app, AppState(settings=settings, store=store))
     configure_session(app, settings)  # the SMART app's signed cookie (and the demo EHR's key)
 
     app.extensions[STORE_KEY] = FixtureStore.from_dir(settings.fixtures_dir)

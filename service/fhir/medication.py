@@ -15,7 +15,7 @@ from typing import Any
 
 from service.engine.record import Code
 
-__all__ = ["Drug", "codes_of", "drug_of"]
+__all__ = ["Drug", "codes_of", "drug_of", "json_list"]
 
 Resolver = Callable[[str], Mapping[str, Any] | None]
 
@@ -30,7 +30,7 @@ class Drug:
     missing_reference: str | None = None
 
 
-def _list(value: Any) -> list[Any]:
+def json_list(value: Any) -> list[Any]:
     """A JSON array as a list; anything else (malformed input) as []."""
     return value if isinstance(value, list) else []
 
@@ -45,7 +45,7 @@ def codes_of(concept: Any) -> tuple[tuple[Code, ...], tuple[str, ...]]:
         return (), ()
     codes = tuple(
         Code(system=_text(c.get("system")) or "", code=code, display=_text(c.get("display")))
-        for c in _list(concept.get("coding"))
+        for c in json_list(concept.get("coding"))
         if isinstance(c, Mapping) and (code := _text(c.get("code")))
     )
     text = _text(concept.get("text"))
@@ -71,7 +71,7 @@ def drug_of(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
         found = next(
             (
                 c
-                for c in _list(resource.get("contained"))
+                for c in json_list(resource.get("contained"))
                 if isinstance(c, Mapping) and c.get("id") == target[1:]
             ),
             None,

@@ -43,7 +43,7 @@ from service.engine.record import (
     Record,
 )
 from service.fhir.load import RawResource
-from service.fhir.medication import Drug, codes_of, drug_of
+from service.fhir.medication import Drug, codes_of, drug_of, json_list
 from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
@@ -181,11 +181,6 @@ def _error_summary(error: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     more = error.error_count() - 1
     return f"{where}: {message}" + (f" (and {more} more)" if more > 0 else "")
-
-
-def _list(value: Any) -> list[Any]:
-    """A JSON array as a list; anything else (a record that failed validation) as []."""
-    return value if isinstance(value, list) else []
 
 
 def _observation_relevant(resource: dict[str, Any]) -> bool:
@@ -428,10 +423,12 @@ class _Builder:
             end = start
         reasons = [
             r["reference"]
-            for r in _list(raw.get("reasonReference"))
+            for r in json_list(raw.get("reasonReference"))
             if isinstance(r, dict) and isinstance(r.get("reference"), str)
         ]
-        reason_codes = [c for concept in _list(raw.get("reasonCode")) for c in codes_of(concept)[0]]
+        reason_codes = [
+            c for concept in json_list(raw.get("reasonCode")) for c in codes_of(concept)[0]
+        ]
         status, intent = _status_of(raw), _intent_of(raw)
         return MedicationFact(
             ref=ref,
@@ -615,7 +612,7 @@ def _references(resource: dict[str, Any]) -> list[str]:
         if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
             found.append(reference["reference"])
     found.extend(_drug_targets(resource))
-    for reason in _list(resource.get("reasonReference")):
+    for reason in json_list(resource.get("reasonReference")):
         if isinstance(reason, dict) and isinstance(reason.get("reference"), str):
             found.append(reason["reference"])
     return found

@@ -55,7 +55,7 @@ def _authenticate() -> None:
         request.headers.get("Authorization"),
         audience=_endpoint_url(),
         policy=policy,
-        ledger=state().token_ledger,
+        ledger=state().store,
     )
 
 
@@ -186,5 +186,5 @@ def feedback(service_id: str) -> dict[str, Any]:
     g.service_id = service.id
     items = parse_feedback(json_body())
     g.items = len(items)
-    stored = state().feedback.add_feedback(service.id, items)  # StoreUnavailable: 503
+    stored = state().store.add_feedback(service.id, items)  # StoreUnavailable: 503
     return {"received": len(items), "stored": stored}

@@ -278,11 +278,8 @@ class _CodeGrant(AuthorizationCodeGrant):
 
     def delete_authorization_code(self, authorization_code: _Code) -> None:
         """Spend the code: a second use is refused (RFC 6749 §4.1.2), in any worker."""
-        ledger = state().token_ledger
         expires = datetime.now(UTC) + timedelta(seconds=demo_tokens.CODE_SECONDS)
-        if ledger is not None and not ledger.remember_token(
-            CODE_LEDGER, authorization_code.claims.jti, expires
-        ):
+        if not state().store.remember_token(CODE_LEDGER, authorization_code.claims.jti, expires):
             raise InvalidGrantError("the code was used already")
 
     def authenticate_user(self, authorization_code: _Code) -> _User:

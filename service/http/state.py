@@ -8,7 +8,6 @@ from typing import cast
 
 from flask import Flask, current_app
 
-from service.http.auth import TokenLedger
 from service.settings import Settings
 from service.store import Store
 
@@ -20,14 +19,7 @@ EXTENSION = "sclc_cds"
 @dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
-    feedback: Store  # the database of feedback and seen JWT ids (service.store)
-
-    @property
-    def token_ledger(self) -> TokenLedger | None:
-        """Where JWT ids are remembered (the feedback store's database), if it can."""
-        if not hasattr(self.feedback, "remember_token"):
-            return None
-        return cast(TokenLedger, self.feedback)
+    store: Store  # the database of feedback and of seen JWT ids and codes (service.store)
 
 
 def install(app: Flask, app_state: AppState) -> None:

@@ -121,7 +121,7 @@ def test_the_schema_is_created_once_with_the_app(make_app: AppFactory, tmp_path:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"feedback", "seen_tokens"} <= tables
     statements: list[str] = []
-    engine = app.extensions["sclc_cds"].feedback.engine
+    engine = app.extensions["sclc_cds"].store.engine
     sqlalchemy.event.listen(
         engine, "before_cursor_execute", lambda *args: statements.append(args[2].lstrip().upper())
     )
