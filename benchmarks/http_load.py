@@ -272,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, help="SCLC_CDS_THREADS (default: the service's)")
     parser.add_argument("--size", type=int, default=100, help="resources per record")
     parser.add_argument("--repeat", action="store_true", help="one record, repeated")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -280,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         count = write_bodies(folder, bodies)
-        with running_service(args.workers, folder) as (base, master):
+        threads = {} if args.threads is None else {"SCLC_CDS_THREADS": str(args.threads)}
+        with running_service(args.workers, folder, **threads) as (base, master):
             figures = run_wrk(
                 base,
                 master,

@@ -24,6 +24,8 @@ from service.fhir.parse import Fingerprint, select
 
 __all__ = [
     "CACHE_SIZE",
+    "CONTENT_BYTES",
+    "CONTENT_BYTES_EACH",
     "DEFAULT_BASE_URL",
     "Assessment",
     "AssessmentCache",
@@ -79,6 +81,12 @@ CACHE_SIZE = 256
 _CACHE_KEY = "sclc_cds.assessments"
 
 
+# What the request-content keys of one process may hold in all (`AssessmentCache.remember`),
+# and the largest one kept: a 5,000-resource prefetch serialises to about 4 MB.
+CONTENT_BYTES = 64 * 1024 * 1024
+CONTENT_BYTES_EACH = CONTENT_BYTES // 4
+
+
 class AssessmentCache:
     """The latest assessments of one process, each beside what its reader read.
 
@@ -87,12 +95,20 @@ class AssessmentCache:
     reader warnings and card base URL are equal, value for value, to a cached call's:
     the JSON itself is compared, never a hash, so no collision can hand one patient's
     cards to another call. Bounded: the least recently used entry goes first.
+
+    Before reading anything, a hook call may also be answered by the content of its
+    request (`recall`): a key its caller builds from everything the assessment depends
+    on, the whole prefetch serialised among it, compared byte for byte. It costs one
+    serialisation instead of walking and planning the prefetch, and holds at most
+    `CONTENT_BYTES` of keys besides the `size` entries.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
         self.hits = 0
         self._entries: OrderedDict[Hashable, tuple[Fingerprint, Assessment]] = OrderedDict()
+        self._contents: OrderedDict[tuple[Any, ...], tuple[int, Assessment]] = OrderedDict()
+        self._content_bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -101,6 +117,32 @@ class AssessmentCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._contents.clear()
+            self._content_bytes = 0
+
+    def recall(self, content: tuple[Any, ...]) -> Assessment | None:
+        """The assessment remembered for a request of exactly this content, if any."""
+        with self._lock:
+            found = self._contents.get(content)
+            if found is None:
+                return None
+            self._contents.move_to_end(content)
+            self.hits += 1
+        return found[1]
+
+    def remember(self, content: tuple[Any, ...], size: int, assessment: Assessment) -> None:
+        """Keep `assessment` for requests of this `content` (`size` bytes of key)."""
+        if self.size <= 0 or size > CONTENT_BYTES_EACH:
+            return
+        with self._lock:
+            previous = self._contents.pop(content, None)
+            if previous is not None:
+                self._content_bytes -= previous[0]
+            self._contents[content] = (size, assessment)
+            self._content_bytes += size
+            while self._content_bytes > CONTENT_BYTES or len(self._contents) > self.size:
+                dropped, _ = self._contents.popitem(last=False)[1]
+                self._content_bytes -= dropped
 
     def get(self, key: Hashable, reads: Callable[[Fingerprint], bool]) -> Assessment | None:
         """The cached assessment of `key` when `reads(fingerprint)` says it read the same."""

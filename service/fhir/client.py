@@ -415,6 +415,9 @@ class Gathered:
 
     resources: tuple[RawResource, ...]
     warnings: tuple[str, ...]
+    # Whether a key was read from the FHIR server: when not, what was gathered depends on
+    # nothing but the prefetch and the rendered templates.
+    fetched: bool = False
 
 
 def _deduplicated(resources: Iterable[RawResource]) -> tuple[RawResource, ...]:
@@ -488,7 +491,9 @@ def gather(
         found, more = resources_from_json(result.document, origin=f"prefetch '{key}'")
         resources.extend(found)
         warnings.extend(more)
-    return Gathered(resources=_deduplicated(resources), warnings=tuple(warnings))
+    return Gathered(
+        resources=_deduplicated(resources), warnings=tuple(warnings), fetched=bool(jobs)
+    )
 
 
 def _fetch_all(jobs: Mapping[str, Callable[[], Fetched]], client: FhirClient) -> dict[str, Fetched]:

@@ -1,28 +1,50 @@
 """Reading a request's JSON body, bounded: every endpoint that takes JSON reads it here.
 
 Beyond the size limit (`MAX_CONTENT_LENGTH`, 413), a body is refused with 400, never
-500, when it is not UTF-8 JSON, nests deeper than `MAX_DEPTH`, or holds a number with
-more than `MAX_NUMBER_DIGITS` digits (Python refuses to convert huge integers, and a
-deep nesting would exhaust the parser's recursion).
+500, when it is not UTF-8 JSON, nests deeper than `MAX_DEPTH`, holds an integer of more
+than `MAX_NUMBER_DIGITS` digits (Python refuses to convert huge integers, and a deep
+nesting would exhaust the parser's recursion) or a decimal too large for a double
+(no FHIR decimal is infinite).
+
+Parsing is orjson's (Rust; faster than `json` on a large prefetch, and no Python call
+per number) when the body is plain UTF-8 JSON with no integer literal of
+`ORJSON_DIGITS` digits: orjson turns an integer past 64 bits into a float, so a body
+that may hold one, or that orjson refuses (a byte-order mark, `NaN`, a lone surrogate,
+an infinite decimal, invalid JSON), is read by `json` with the number hooks below, with
+the same messages. Both readings give equal values and equal refusals (tested).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
+import orjson
 from flask import request
 
 from service.errors import InputError
 
-__all__ = ["MAX_DEPTH", "MAX_NUMBER_DIGITS", "json_body", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_DIGITS", "json_body", "loads", "read", "read_json_body"]
 
 # FHIR resources nest a dozen levels; a CDS Hooks request with a Bundle in prefetch
 # stays well under this.
 MAX_DEPTH = 64
-# Larger than any FHIR decimal or integer a record holds (FHIR decimals: 18 digits).
+# Longer than any FHIR integer a record holds (FHIR integers: 32 bits; decimals, read as
+# floats, have no length limit).
 MAX_NUMBER_DIGITS = 40
+
+
+# No integer below 2**63 has this many digits: a body with no integer literal this long
+# holds no number orjson would read differently from `json` (`_may_hold_huge_integer`).
+ORJSON_DIGITS = 19
+# Digits as "0", what continues a number's fraction or exponent as ".", the rest " ".
+_NUMBER_MARKS = bytes(48 if 48 <= b <= 57 else 46 if b in b".eE" else 32 for b in range(256))
+_LONG_RUN = b" " + b"0" * ORJSON_DIGITS
+# Outside strings: an integer literal of ORJSON_DIGITS digits or more (not a fraction or
+# an exponent, not followed by one).
+_LONG_INTEGER = re.compile(rb"(?<![0-9.eE+-])-?[0-9]{%d,}(?![0-9.eE])" % ORJSON_DIGITS)
 
 
 def _integer(text: str) -> int:
@@ -32,9 +54,10 @@ def _integer(text: str) -> int:
 
 
 def _decimal(text: str) -> float:
-    if len(text) > MAX_NUMBER_DIGITS:
-        raise InputError(f"the request body holds a number of more than {MAX_NUMBER_DIGITS} digits")
-    return float(text)
+    value = float(text)  # linear in the text's length, whatever it is
+    if math.isinf(value):
+        raise InputError("the request body holds a decimal too large to read")
+    return value
 
 
 def _depth_within(value: Any, limit: int) -> bool:
@@ -74,10 +97,7 @@ def _text_depth_within(raw: bytes, limit: int) -> bool:
     them); what is left is the nesting alone, `[` for `[` and `{`. Each pass removes the
     innermost pairs: the text is empty after `depth` passes.
     """
-    text = raw
-    if b"\\" in text:  # escapes: an escaped backslash, then an escaped quote
-        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
-    text = text.translate(_SQUARE, _NOT_STRUCTURE)
+    text = _unescaped(raw).translate(_SQUARE, _NOT_STRUCTURE)
     text = _QUOTED.sub(b"", text.replace(b'""', b""))
     for _ in range(limit):
         if not text:
@@ -92,8 +112,53 @@ def _within_limit(raw: bytes | str, document: Any) -> bool:
     return _depth_within(document, MAX_DEPTH)
 
 
+def _unescaped(text: bytes) -> bytes:
+    """`text` without escaped backslashes, then escaped quotes: every quote left in valid
+    JSON opens or closes a string."""
+    if b"\\" in text:
+        return text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return text
+
+
+def _may_hold_huge_integer(data: bytes) -> bool:
+    """Whether `data` may hold an integer literal of `ORJSON_DIGITS` digits or more.
+
+    A pass in C finds any long run of digits not continuing a fraction or exponent; such
+    runs are rare (a seed in a narrative, a long decimal's digits), and only then are the
+    strings taken out and the number literals read.
+    """
+    marks = data.translate(_NUMBER_MARKS)
+    if _LONG_RUN not in marks and not marks.startswith(_LONG_RUN[1:]):
+        return False
+    outside_strings = _QUOTED.sub(b"", _unescaped(data).replace(b'""', b""))
+    return _LONG_INTEGER.search(outside_strings) is not None
+
+
+def _orjson_reads(raw: bytes | str) -> Any:
+    """orjson's reading of `raw`, or None when `json` must read it (see the docstring)."""
+    try:
+        data = raw.encode() if isinstance(raw, str) else raw
+        if _may_hold_huge_integer(data):
+            return None
+        return orjson.loads(data)
+    except (orjson.JSONDecodeError, UnicodeEncodeError):
+        return None
+
+
 def loads(raw: bytes | str) -> Any:
     """JSON from `raw` within the limits above; InputError (400) says what is wrong."""
+    return read(raw)[0]
+
+
+def read(raw: bytes | str) -> tuple[Any, bool]:
+    """`loads(raw)`, and whether orjson read it: then `orjson.dumps` of any part of the
+    value is faithful (no NaN written as null, no integer past 64 bits), a key that
+    equals another's only when the values are equal."""
+    document = _orjson_reads(raw) if raw else None
+    if document is not None:
+        if not _within_limit(raw, document):
+            raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
+        return document, True
     try:
         document = json.loads(raw, parse_int=_integer, parse_float=_decimal)
     except UnicodeDecodeError:
@@ -107,13 +172,18 @@ def loads(raw: bytes | str) -> Any:
         ) from None
     if not _within_limit(raw, document):
         raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
-    return document
+    return document, False
 
 
 def json_body() -> Any:
     """The request's JSON; InputError (400) when it is not usable JSON, 413 past the size
     limit."""
+    return read_json_body()[0]
+
+
+def read_json_body() -> tuple[Any, bool]:
+    """`json_body()`, and whether orjson read it (`read`)."""
     if not request.is_json:
         raise InputError("send the body as JSON with Content-Type: application/json")
     raw = request.get_data(cache=False)  # raises RequestEntityTooLarge past the limit
-    return loads(raw)
+    return read(raw)

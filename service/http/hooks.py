@@ -8,22 +8,25 @@ are request hooks of this blueprint.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, g, request
 
 from service import hooks
-from service.errors import PrefetchUnavailable
+from service.engine import Thresholds
+from service.errors import InputError, PrefetchUnavailable
 from service.feedback import parse_feedback
-from service.fhir.client import FhirClient, Gathered, Limits, gather
+from service.fhir.client import FhirClient, Gathered, Limits, gather, render_template
 from service.fhir.urls import allowed, same_url
 from service.http.auth import verify_bearer
-from service.http.body import json_body
+from service.http.body import json_body, read_json_body
 from service.http.collector import collector_paused
 from service.http.inprocess import in_process_session
 from service.http.log import log_call
 from service.http.state import state
-from service.pipeline import assess, cache_of
+from service.pipeline import CONTENT_BYTES_EACH, assess, cache_of
 from service.settings import Settings
 
 __all__ = ["blueprint"]
@@ -153,26 +156,67 @@ def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered
             client.close()
 
 
+def _content(
+    service: hooks.Service,
+    hook_request: hooks.HookRequest,
+    *,
+    today: date,
+    thresholds: Thresholds,
+    base_url: str,
+) -> tuple[tuple[Any, ...], int] | None:
+    """Everything a call's assessment depends on when no key is fetched, as a key of
+    `AssessmentCache.recall` (and its size in bytes): the service (its templates), the
+    templates as this context renders them, the patient, the date, thresholds and card
+    base URL, and the prefetch serialised whole. None when the templates do not render
+    (the call is refused further on) or the prefetch is not serialisable."""
+    try:
+        templates = tuple(
+            render_template(t, hook_request.context) for t in service.prefetch.values()
+        )
+        prefetch = orjson.dumps(dict(hook_request.prefetch))
+    except (InputError, orjson.JSONEncodeError):
+        return None
+    key = (service.id, templates, hook_request.patient_id, today, thresholds, base_url, prefetch)
+    return key, len(prefetch)
+
+
 @blueprint.post("/cds-services/<service_id>")
 @collector_paused  # a call frees what it allocates by reference counting
 def call_service(service_id: str) -> dict[str, Any]:
     """A CDS service call: request → record → handler → cards."""
     service = hooks.find_service(service_id)
     g.service_id = service.id
-    body = json_body()
+    body, faithful = read_json_body()
     g.hook_instance = body.get("hookInstance") if isinstance(body, dict) else None
     hook_request = hooks.parse_hook_request(body, hook=service.hook)
-    gathered = _gather(service, hook_request)
     settings = state().settings
-    assessment = assess(
-        gathered.resources,
-        patient_id=hook_request.patient_id,
-        today=settings.evaluation_date(),
-        thresholds=settings.thresholds,
-        warnings=gathered.warnings,
-        base_url=settings.base_url or request.host_url.rstrip("/"),
-        cache=cache_of(current_app.extensions),  # a record read before: answered at once
+    today = settings.evaluation_date()
+    base_url = settings.base_url or request.host_url.rstrip("/")
+    cache = cache_of(current_app.extensions)
+    # A request of the very content of one answered before (a chart opened again; only
+    # hookInstance, the user or the access token differ) is answered without reading it
+    # again; one whose answer came partly from the FHIR server is never remembered.
+    content = (
+        _content(
+            service, hook_request, today=today, thresholds=settings.thresholds, base_url=base_url
+        )
+        if faithful and (request.content_length or 0) <= CONTENT_BYTES_EACH
+        else None
     )
+    assessment = cache.recall(content[0]) if content is not None else None
+    if assessment is None:
+        gathered = _gather(service, hook_request)
+        assessment = assess(
+            gathered.resources,
+            patient_id=hook_request.patient_id,
+            today=today,
+            thresholds=settings.thresholds,
+            warnings=gathered.warnings,
+            base_url=base_url,
+            cache=cache,  # a record read before: answered once its reading is planned
+        )
+        if content is not None and not gathered.fetched:
+            cache.remember(*content, assessment)
     cards = service.handler(hook_request, assessment)
     g.cards = len(cards)
     return {"cards": cards}

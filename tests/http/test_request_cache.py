@@ -1,0 +1,145 @@
+"""A hook call of the very content of an earlier one is answered without reading it again.
+
+`service.http.hooks` keys the assessment cache's `recall` on everything an assessment
+depends on when nothing is fetched: the service, the rendered templates, the patient,
+date, thresholds, card base URL and the whole prefetch. Only what varies from call to
+call for the same chart (hookInstance, the user, the access token) may differ. Anything
+read from a FHIR server is never remembered; a body `json` had to read (NaN, a huge
+integer) is never a key.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from service.http import hooks as hook_views
+from service.pipeline import CONTENT_BYTES, AssessmentCache, cache_of
+from tests.http.conftest import AppFactory
+from tests.http.support import (
+    SERVICE_IDS,
+    CheckedClient,
+    hook_request,
+    serving,
+)
+from tests.http.test_fhir_fetch import TOKEN, fetching_request
+
+PATIENT_VIEW = f"/cds-services/{SERVICE_IDS['patient-view']}"
+
+
+@pytest.fixture
+def gathered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every time a call reads its prefetch (the hook's `_gather`), the service id."""
+    calls: list[str] = []
+    real: Callable[..., Any] = hook_views._gather
+
+    def counting(service: Any, hook_request: Any) -> Any:
+        calls.append(service.id)
+        return real(service, hook_request)
+
+    monkeypatch.setattr(hook_views, "_gather", counting)
+    return calls
+
+
+def _post(client: CheckedClient, body: dict[str, Any], path: str = PATIENT_VIEW) -> Any:
+    response = client.post(path, json=body)
+    assert response.status_code == 200, response.json
+    return response.json["cards"]
+
+
+def _vital_sign(patient_id: str, value: Any) -> dict[str, Any]:
+    """An Observation the engine never reads (a heart rate)."""
+    return {
+        "resource": {
+            "resourceType": "Observation",
+            "id": "heart-rate-1",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "effectiveDateTime": "2026-10-01",
+            "valueQuantity": {"value": value, "unit": "/min"},
+        }
+    }
+
+
+def test_the_same_chart_again_is_not_read_again(
+    app: Flask, client: CheckedClient, gathered: list[str]
+) -> None:
+    """Another hookInstance, user and access token, same prefetch: the first call's
+    cards, and the prefetch read once."""
+    first = hook_request()
+    again = {
+        **copy.deepcopy(first),
+        "hookInstance": "7d3c0f3e-4b52-4a47-9c3e-0a0c5e8f2b11",
+        "context": {**first["context"], "userId": "Practitioner/another"},
+    }
+    assert _post(client, first) == _post(client, again)
+    assert gathered == [SERVICE_IDS["patient-view"]]
+    assert cache_of(app.extensions).hits == 1
+
+
+def test_a_change_anywhere_in_the_prefetch_reads_it_again(
+    app: Flask, client: CheckedClient, gathered: list[str]
+) -> None:
+    """A heart rate added (unread by the engine): the prefetch is read again, and the
+    reader's own cache then answers with the same cards."""
+    first = hook_request()
+    patient_id = first["context"]["patientId"]
+    changed = copy.deepcopy(first)
+    changed["prefetch"]["observations"]["entry"].append(_vital_sign(patient_id, 72))
+    assert _post(client, first) == _post(client, changed)
+    assert len(gathered) == 2
+    assert cache_of(app.extensions).hits == 1  # the reader's cache, not the request's
+
+
+def test_another_service_on_the_same_prefetch_reads_it(
+    client: CheckedClient, gathered: list[str]
+) -> None:
+    """The same prefetch to order-select after patient-view: read again for that service."""
+    _post(client, hook_request())
+    order = hook_request("order-select")
+    _post(client, order, f"/cds-services/{SERVICE_IDS['order-select']}")
+    assert gathered == [SERVICE_IDS["patient-view"], SERVICE_IDS["order-select"]]
+
+
+def test_a_body_json_had_to_read_is_never_a_key(client: CheckedClient, gathered: list[str]) -> None:
+    """NaN in a heart rate (orjson refuses it; json reads it): read every time, since
+    orjson would write NaN as null and make it the key of another body."""
+    body = hook_request()
+    patient_id = body["context"]["patientId"]
+    body["prefetch"]["observations"]["entry"].append(_vital_sign(patient_id, float("nan")))
+    assert _post(client, body) == _post(client, copy.deepcopy(body))
+    assert len(gathered) == 2
+
+
+def test_what_was_fetched_from_a_fhir_server_is_never_remembered(
+    make_app: AppFactory, gathered: list[str]
+) -> None:
+    """Keys left to the FHIR server: the same request twice reads the server twice (its
+    data may have changed), with the same cards."""
+    with serving(make_app, token=TOKEN) as (server, client):
+        body = fetching_request(server.base_url)
+        first = _post(client, body)
+        once = len(server.seen)
+        assert _post(client, copy.deepcopy(body)) == first
+        twice = len(server.seen)
+    assert len(gathered) == 2
+    assert once > 0
+    assert twice == 2 * once
+
+
+def test_the_request_keys_are_bounded_in_bytes() -> None:
+    """Keys past a quarter of the budget are not kept; the oldest go past the budget."""
+    cache = AssessmentCache(size=1000)
+    quarter = CONTENT_BYTES // 4
+    answers = [object() for _ in range(6)]
+    cache.remember(("too large",), quarter + 1, answers[0])  # type: ignore[arg-type]
+    for number in range(1, 6):
+        cache.remember((number,), quarter, answers[number])  # type: ignore[arg-type]
+    assert cache.recall(("too large",)) is None
+    assert cache.recall((1,)) is None  # the fifth quarter pushed out the first
+    assert [cache.recall((n,)) for n in range(2, 6)] == answers[2:6]
