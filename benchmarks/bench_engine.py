@@ -50,6 +50,7 @@ from service.engine.rules import DEFAULT_THRESHOLDS
 from service.fhir import resources_from_json
 from service.http.log import LOGGER_NAME
 from service.pipeline import assess
+from service.settings import DEFAULTS
 
 try:  # the landed code before issue 11 has no cache (run against it for "before" figures)
     from service.pipeline import cache_of
@@ -224,6 +225,22 @@ def over_http(seconds: int) -> dict[str, Any]:
                         f"{figures['worker_cpu_ms_per_request']:>9.2f}",
                         flush=True,
                     )
+    # The floor: the same repeated body to a Flask app on the same gunicorn settings
+    # that reads it and answers no cards (benchmarks/floor_app.py).
+    name = "floor: Flask app reading it"
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        http_load.write_bodies(folder, [http_load.repeated_body(100)])
+        with http_load.running_floor(workers, DEFAULTS["THREADS"]) as (base, master):
+            figures = http_load.run_wrk(base, master, folder, seconds=seconds, connections=8)
+    figures["records"] = name
+    runs.append(figures)
+    print(
+        f"{name:<30}{8:>9}{figures['rps']:>9.0f}{figures['p50_ms']:>9.1f}"
+        f"{figures['p99_ms']:>9.1f}{figures['errors']:>9}{figures['peak_worker_rss_mib']:>9.1f}"
+        f"{figures['worker_cpu_ms_per_request']:>9.2f}",
+        flush=True,
+    )
     return {"workers": workers, "seconds_per_run": seconds, "runs": runs}
 
 

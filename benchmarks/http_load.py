@@ -33,6 +33,8 @@ from typing import Any
 
 from records import hook_body, padded_bundle, prefetch_of  # benchmarks/records.py
 
+from service.settings import DEFAULTS
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fhir_fixtures"
 SCLC_CDS = Path(sys.executable).with_name("sclc-cds")
@@ -43,9 +45,12 @@ PATH = "/cds-services/sclc-relapse-patient-view"
 PLACEHOLDER = "benchpatient"
 
 # wrk's Lua: cycle through the request bodies written beside it (with a fresh patient id
-# per request when `unique`); report JSON at the end.
+# per request when `unique`); report JSON at the end. Each request is formatted once, at
+# start, and cut at the placeholder: a request is then one concatenation (the ids have
+# the placeholder's length, so Content-Length holds), which leaves the cores to the
+# service rather than to the load generator's Lua.
 _LUA = r"""
-local bodies = {}
+local requests = {}
 local count = 0
 local index = 0
 local sent = 0
@@ -57,13 +62,27 @@ setup = function(thread)
   thread:set("tid", threads)
 end
 
+local function pieces(text, mark)
+  local found, from = {}, 1
+  while true do
+    local first, last = string.find(text, mark, from, true)
+    if first == nil then break end
+    found[#found + 1] = string.sub(text, from, first - 1)
+    from = last + 1
+  end
+  found[#found + 1] = string.sub(text, from)
+  return found
+end
+
 init = function(args)
   local folder = args[1]
   local listing = io.open(folder .. "/index.txt")
   for name in listing:lines() do
     local file = io.open(folder .. "/" .. name)
     count = count + 1
-    bodies[count] = file:read("*a")
+    local body = file:read("*a")
+    local formatted = wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, body)
+    requests[count] = unique and pieces(formatted, "@PLACEHOLDER@") or formatted
     file:close()
   end
   listing:close()
@@ -72,12 +91,11 @@ end
 
 request = function()
   index = index % count + 1
-  local body = bodies[index]
-  if unique then
-    sent = sent + 1
-    body = body:gsub("@PLACEHOLDER@", string.format("bp%02d%08d", tid, sent))
+  if not unique then
+    return requests[index]
   end
-  return wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, body)
+  sent = sent + 1
+  return table.concat(requests[index], string.format("bp%02d%08d", tid, sent))
 end
 
 done = function(summary, latency, requests)
@@ -174,11 +192,45 @@ def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[st
         **env,
     )
     command = [str(SCLC_CDS), "serve", "--port", str(port), "--workers", str(workers)]
-    log = (folder / "serve.log").open("wb")
-    process = subprocess.Popen(
-        command, env=environ, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
+    with (
+        (folder / "serve.log").open("wb") as log,
+        _serving(
+            command, port, f"sclc-cds serve (see {folder}/serve.log)", env=environ, stderr=log
+        ) as served,
+    ):
+        yield served
+
+
+@contextmanager
+def running_floor(workers: int, threads: int) -> Iterator[tuple[str, int]]:
+    """`benchmarks/floor_app.py` on gunicorn with the service's worker class, workers and
+    threads, on a free loopback port: (base URL, gunicorn master pid)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(Path(__file__).resolve().parent),
+        "floor_app:app",
+    ]
+    with _serving(command, port, "the floor app", stderr=subprocess.DEVNULL) as served:
+        yield served
+
+
+@contextmanager
+def _serving(command: list[str], port: int, name: str, **popen: Any) -> Iterator[tuple[str, int]]:
+    """`command` (a gunicorn) started in its own session and waited for on `port`, then
+    stopped with its whole group: (base URL, master pid)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True, **popen)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -187,11 +239,9 @@ def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[st
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"sclc-cds serve did not start: see {folder}/serve.log"
-                    ) from None
+                    raise SystemExit(f"{name} did not start") from None
                 time.sleep(0.1)
-        yield base, process.pid
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         try:
@@ -202,7 +252,6 @@ def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[st
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        log.close()
 
 
 def run_wrk(
@@ -276,13 +325,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=100, help="resources per record")
     parser.add_argument("--repeat", action="store_true", help="one record, repeated")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--floor", action="store_true", help="the same load on benchmarks/floor_app.py instead"
+    )
     args = parser.parse_args(argv)
     bodies = [repeated_body(args.size)] if args.repeat else distinct_bodies(args.size, 64)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         count = write_bodies(folder, bodies)
         threads = {} if args.threads is None else {"SCLC_CDS_THREADS": str(args.threads)}
-        with running_service(args.workers, folder, **threads) as (base, master):
+        server = (
+            running_floor(args.workers, args.threads or DEFAULTS["THREADS"])
+            if args.floor
+            else running_service(args.workers, folder, **threads)
+        )
+        with server as (base, master):
             figures = run_wrk(
                 base,
                 master,

@@ -422,14 +422,16 @@ class Gathered:
 
 def _deduplicated(resources: Iterable[RawResource]) -> tuple[RawResource, ...]:
     """One copy of each `Type/id` (pages and keys may overlap)."""
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     kept: list[RawResource] = []
     for raw in resources:
-        kind, ident = raw.resource.get("resourceType"), raw.resource.get("id")
-        key = f"{kind}/{ident}" if isinstance(ident, str) and ident else None
-        if key is not None and key in seen:
-            continue
-        if key is not None:
+        ident = raw.resource.get("id")
+        if ident.__class__ is str and ident:
+            # a type that is no string (hostile JSON) is never hashed, only written out
+            kind = raw.resource.get("resourceType")
+            key = (kind if kind.__class__ is str else repr(kind), ident)
+            if key in seen:
+                continue
             seen.add(key)
         kept.append(raw)
     return tuple(kept)

@@ -7,7 +7,6 @@ resources, NDJSON, a folder of such files, and a CDS Hooks request (its `prefetc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,13 @@ class RawResource:
     full_url: str | None = None
 
 
-def _walk(doc: Any, origin: str, warnings: list[str]) -> Iterator[RawResource]:
+def _walk(doc: Any, origin: str, warnings: list[str], found: list[RawResource]) -> None:
+    """Append the resources of `doc` to `found` (a list, not a generator: a prefetch of
+    20,000 resources passes through here, and each `yield` would cost as much as the
+    rest of the visit)."""
     if isinstance(doc, list):
         for item in doc:
-            yield from _walk(item, origin, warnings)
+            _walk(item, origin, warnings, found)
         return
     if not isinstance(doc, dict):
         warnings.append(f"{origin}: a value that is not a FHIR resource; skipped")
@@ -38,34 +40,36 @@ def _walk(doc: Any, origin: str, warnings: list[str]) -> Iterator[RawResource]:
     if "resourceType" not in doc and ("prefetch" in doc or "hook" in doc):
         for key, value in (doc.get("prefetch") or {}).items():
             if value is not None:
-                yield from _walk(value, f"{origin} prefetch '{key}'", warnings)
+                _walk(value, f"{origin} prefetch '{key}'", warnings, found)
         return
     kind = doc.get("resourceType")
     if not isinstance(kind, str):
         warnings.append(f"{origin}: JSON without a resourceType; skipped")
         return
-    if kind == "Bundle":
-        entries = doc.get("entry") or []
-        if not isinstance(entries, list):
-            warnings.append(f"{origin}: Bundle entry is not a list; skipped")
-            return
-        for number, entry in enumerate(entries, start=1):
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                warnings.append(f"{origin}: Bundle entry {number} has no resource; skipped")
-                continue
-            if resource.get("resourceType") == "Bundle":
-                yield from _walk(resource, origin, warnings)
-            else:
-                yield RawResource(resource, entry.get("fullUrl"))
+    if kind != "Bundle":
+        found.append(RawResource(doc))
         return
-    yield RawResource(doc)
+    entries = doc.get("entry") or []
+    if not isinstance(entries, list):
+        warnings.append(f"{origin}: Bundle entry is not a list; skipped")
+        return
+    add = found.append
+    for number, entry in enumerate(entries, start=1):
+        resource = entry.get("resource") if entry.__class__ is dict else None
+        if resource.__class__ is not dict:
+            warnings.append(f"{origin}: Bundle entry {number} has no resource; skipped")
+        elif resource.get("resourceType") == "Bundle":
+            _walk(resource, origin, warnings, found)
+        else:
+            add(RawResource(resource, entry.get("fullUrl")))
 
 
 def resources_from_json(doc: Any, *, origin: str = "input") -> tuple[list[RawResource], list[str]]:
     """The resources of one parsed JSON document, and warnings about what was skipped."""
     warnings: list[str] = []
-    return list(_walk(doc, origin, warnings)), warnings
+    found: list[RawResource] = []
+    _walk(doc, origin, warnings, found)
+    return found, warnings
 
 
 def _read_file(path: Path, warnings: list[str]) -> list[RawResource]:

@@ -41,10 +41,11 @@ MAX_NUMBER_DIGITS = 40
 ORJSON_DIGITS = 19
 # Digits as "0", what continues a number's fraction or exponent as ".", the rest " ".
 _NUMBER_MARKS = bytes(48 if 48 <= b <= 57 else 46 if b in b".eE" else 32 for b in range(256))
-_LONG_RUN = b" " + b"0" * ORJSON_DIGITS
-# Outside strings: an integer literal of ORJSON_DIGITS digits or more (not a fraction or
-# an exponent, not followed by one).
-_LONG_INTEGER = re.compile(rb"(?<![0-9.eE+-])-?[0-9]{%d,}(?![0-9.eE])" % ORJSON_DIGITS)
+_DIGIT_RUN = b"0" * ORJSON_DIGITS
+_LONG_RUN = b" " + _DIGIT_RUN  # a run starting a token: after a quote, bracket, sign …
+# Long runs of digits `_may_hold_huge_integer` looks at one by one before giving the body
+# to `json` (each costs a count of the quotes before it).
+_RUNS_LOOKED_AT = 16
 
 
 def _integer(text: str) -> int:
@@ -121,17 +122,30 @@ def _unescaped(text: bytes) -> bytes:
 
 
 def _may_hold_huge_integer(data: bytes) -> bool:
-    """Whether `data` may hold an integer literal of `ORJSON_DIGITS` digits or more.
+    """Whether `data` (valid JSON or not) may hold an integer literal of `ORJSON_DIGITS`
+    digits or more.
 
-    A pass in C finds any long run of digits not continuing a fraction or exponent; such
-    runs are rare (a seed in a narrative, a long decimal's digits), and only then are the
-    strings taken out and the number literals read.
+    A pass in C finds every run of that many digits that starts a token (a decimal's
+    fraction does not); such runs are rare (a seed in a narrative). Each is looked at
+    where it stands: inside a string (an odd number of unescaped quotes before it) it is
+    text; anywhere else it may be an integer, and `json` reads the body. Past
+    `_RUNS_LOOKED_AT` of them, `json` reads the body without looking further.
     """
     marks = data.translate(_NUMBER_MARKS)
-    if _LONG_RUN not in marks and not marks.startswith(_LONG_RUN[1:]):
-        return False
-    outside_strings = _QUOTED.sub(b"", _unescaped(data).replace(b'""', b""))
-    return _LONG_INTEGER.search(outside_strings) is not None
+    at = 0 if marks.startswith(_DIGIT_RUN) else _next_run(marks, 0)
+    looked_at = 0
+    while at >= 0:
+        looked_at += 1
+        if looked_at > _RUNS_LOOKED_AT or _unescaped(data[:at]).count(b'"') % 2 == 0:
+            return True
+        at = _next_run(marks, at + ORJSON_DIGITS)
+    return False
+
+
+def _next_run(marks: bytes, start: int) -> int:
+    """Where the next run of digits starting a token begins, from `start`; -1: none."""
+    found = marks.find(_LONG_RUN, start)
+    return found + 1 if found >= 0 else -1
 
 
 def _orjson_reads(raw: bytes | str) -> Any:

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 
 from service.http import hooks as hook_views
-from service.pipeline import CONTENT_BYTES, AssessmentCache, cache_of
+from service.pipeline import CONTENT_BYTES, CONTENT_BYTES_EACH, AssessmentCache, cache_of
 from tests.http.conftest import AppFactory
 from tests.http.support import (
     SERVICE_IDS,
@@ -133,13 +133,23 @@ def test_what_was_fetched_from_a_fhir_server_is_never_remembered(
 
 
 def test_the_request_keys_are_bounded_in_bytes() -> None:
-    """Keys past a quarter of the budget are not kept; the oldest go past the budget."""
+    """Keys past CONTENT_BYTES_EACH are not kept; the oldest go past CONTENT_BYTES."""
     cache = AssessmentCache(size=1000)
-    quarter = CONTENT_BYTES // 4
-    answers = [object() for _ in range(6)]
-    cache.remember(("too large",), quarter + 1, answers[0])  # type: ignore[arg-type]
-    for number in range(1, 6):
-        cache.remember((number,), quarter, answers[number])  # type: ignore[arg-type]
+    fit = CONTENT_BYTES // CONTENT_BYTES_EACH  # keys of the largest size the budget holds
+    answers = [object() for _ in range(fit + 2)]
+    cache.remember(("too large",), CONTENT_BYTES_EACH + 1, answers[0])  # type: ignore[arg-type]
+    for number in range(1, fit + 2):
+        cache.remember((number,), CONTENT_BYTES_EACH, answers[number])  # type: ignore[arg-type]
     assert cache.recall(("too large",)) is None
-    assert cache.recall((1,)) is None  # the fifth quarter pushed out the first
-    assert [cache.recall((n,)) for n in range(2, 6)] == answers[2:6]
+    assert cache.recall((1,)) is None  # one key past the budget pushed out the first
+    assert [cache.recall((n,)) for n in range(2, fit + 2)] == answers[2 : fit + 2]
+
+
+def test_a_body_past_the_largest_key_is_never_keyed(
+    client: CheckedClient, gathered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body longer than CONTENT_BYTES_EACH (here made 1 kB): read every time."""
+    monkeypatch.setattr(hook_views, "CONTENT_BYTES_EACH", 1024)
+    body = hook_request()
+    assert _post(client, body) == _post(client, copy.deepcopy(body))
+    assert len(gathered) == 2
