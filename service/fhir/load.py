@@ -58,7 +58,11 @@ def _walk(doc: Any, origin: str, warnings: list[str], found: list[RawResource]) 
         resource = entry.get("resource") if entry.__class__ is dict else None
         if resource.__class__ is not dict:
             warnings.append(f"{origin}: Bundle entry {number} has no resource; skipped")
-        elif resource.get("resourceType") == "Bundle":
+            continue
+        kind = resource.get("resourceType")
+        if kind.__class__ is not str:  # a list or an object would break every lookup by type
+            warnings.append(f"{origin}: Bundle entry {number} has no resourceType; skipped")
+        elif kind == "Bundle":
             _walk(resource, origin, warnings, found)
         else:
             add(RawResource(resource, entry.get("fullUrl")))

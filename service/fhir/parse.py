@@ -236,7 +236,7 @@ def _entries(raw_resources: Iterable[RawResource]) -> tuple[list[_Entry], _Index
     for raw in raw_resources:
         resource = raw.resource
         kind = resource.get("resourceType")
-        if kind not in USED_TYPES:
+        if kind.__class__ is not str or kind not in USED_TYPES:  # a list is not hashable
             continue
         if kind == "Observation" and not _observation_relevant(resource):
             continue

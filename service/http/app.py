@@ -56,6 +56,8 @@ from flask import (
     request,
     session,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import InputError, PrefetchUnavailable, SclcCdsError
@@ -128,6 +130,17 @@ def _instance_secret(folder: Path) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+class CookieFirstSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, which look for the cookie before building the
+    signer: a request without one (every hook call: EHRs send no cookie) gets its empty
+    session without the signer built for nothing, about a tenth of a cache hit's time."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def configure_session(app: Flask, settings: Settings) -> None:
     """Sign the session cookie with `SCLC_CDS_SECRET_KEY`, else with a key kept in the
     instance folder (one key for every gunicorn worker, as the app is built before they
@@ -141,6 +154,7 @@ def configure_session(app: Flask, settings: Settings) -> None:
             log.warning(json.dumps({"event": "secret-key", "kept": False}))
             key = secrets.token_urlsafe(48)
     app.secret_key = key
+    app.session_interface = CookieFirstSessions()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

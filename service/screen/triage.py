@@ -55,12 +55,15 @@ _ANY_ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9\-.]{1,64})"')
 
 
 def load(line: bytes) -> dict[str, Any] | None:
-    """The line as a JSON object, or None when it is not one."""
+    """The line as a JSON resource, or None when it is not one (not an object, or its
+    resourceType no string: a list there would break every lookup by type)."""
     try:
         value = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return None
+    return value
 
 
 def _text(value: Any) -> str | None:

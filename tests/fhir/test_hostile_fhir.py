@@ -112,7 +112,8 @@ json_values = st.recursive(
 )
 resources = st.builds(
     lambda kind, fields: {"resourceType": kind, **fields},
-    st.sampled_from(KINDS),
+    # mostly a type the engine reads; else anything, a list or an object included
+    st.one_of(st.sampled_from(KINDS), st.sampled_from(KINDS), json_values),
     st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8),
 )
 

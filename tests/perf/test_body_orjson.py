@@ -120,8 +120,8 @@ def test_number_literals_of_any_length_read_as_json_reads_them(parts: list[str])
         b'{"value": 0.00018101502119545753, "big": 123456789012345678901234567890.5}',
         b'{"t": "\\"", "n": -18446744073709551617}',  # an escaped quote before it
         b'{"t": "\\\\", "n": 18446744073709551616}',  # an escaped backslash before it
-        b'{"t": [' + b", ".join([b'"seed -1234567890123456789012"'] * 20) + b"], \"n\": 1}",
-        b'{"t": [' + b", ".join([b'"seed 1234567890123456789012"'] * 20) + b"], \"n\": 1e25}",
+        b'{"t": [' + b", ".join([b'"seed -1234567890123456789012"'] * 20) + b'], "n": 1}',
+        b'{"t": [' + b", ".join([b'"seed 1234567890123456789012"'] * 20) + b'], "n": 1e25}',
     ],
 )
 def test_bodies_orjson_would_read_otherwise(raw: bytes) -> None:

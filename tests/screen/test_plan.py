@@ -233,3 +233,23 @@ def test_a_task_holds_one_chunk_whatever_the_size_of_the_file(tmp_path: Path) ->
     (scan_small, split_small), (scan_large, split_large) = peaks[100], peaks[1000]
     assert scan_large < 2 * scan_small + 256 * 1024
     assert split_large < 2 * split_small + 256 * 1024
+
+
+def test_a_line_whose_resource_type_is_no_string_is_unreadable(
+    client: Client, tmp_path: Path
+) -> None:
+    """An Observation line of an SCLC patient whose resourceType is a list: counted as
+    unreadable, and the patient's row is the row without that line."""
+    spec = PopulationSpec(patients=10, sclc_share=1.0, compress=False)
+    plain, hostile = tmp_path / "plain", tmp_path / "hostile"
+    write_population(spec, plain, fixtures=FIXTURES)
+    write_population(spec, hostile, fixtures=FIXTURES)
+    rows = screen(read_export(plain), client=client, options=OPTIONS, workdir=tmp_path).rows
+    patient = rows[0].patient_id
+    observations = next(iter(sorted(hostile.glob("Observation*.ndjson"))))
+    line = {"resourceType": ["Observation"], "subject": {"reference": f"Patient/{patient}"}}
+    with observations.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")
+    result = screen(read_export(hostile), client=client, options=OPTIONS, workdir=tmp_path)
+    assert result.stats.unreadable == 1
+    assert result.rows == rows

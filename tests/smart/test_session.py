@@ -5,9 +5,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from flask import Flask
+import pytest
+from flask import Flask, session
 
 from service.http import configure_session
+from service.http.app import CookieFirstSessions
 from service.settings import Settings
 
 KEY = "configured-key-of-the-tests"  # noqa: S105 - a fake key of the tests
@@ -43,3 +45,35 @@ def test_the_cookie_is_http_only_and_same_site_lax(tmp_path: Path) -> None:
     assert plain.config["SESSION_COOKIE_SECURE"] is False
     behind_tls = app_in(tmp_path, SECRET_KEY=KEY, BASE_URL="https://cds.example.org")
     assert behind_tls.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_sessions_read_their_cookie_and_cost_nothing_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value kept in the session comes back with the cookie; a request without a cookie
+    gets an empty session without the signer being built."""
+    app = app_in(tmp_path, SECRET_KEY=KEY)
+
+    @app.get("/keep")
+    def keep() -> str:
+        session["kept"] = "value"
+        return "kept"
+
+    @app.get("/read")
+    def read() -> str:
+        return str(session.get("kept", "(empty)"))
+
+    client = app.test_client()
+    assert client.get("/keep").status_code == 200
+    assert client.get("/read").get_data(as_text=True) == "value"
+    built: list[bool] = []
+    signer = CookieFirstSessions.get_signing_serializer
+    monkeypatch.setattr(
+        CookieFirstSessions,
+        "get_signing_serializer",
+        lambda self, flask_app: built.append(True) or signer(self, flask_app),
+    )
+    assert app.test_client().get("/read").get_data(as_text=True) == "(empty)"
+    assert built == []
+    assert client.get("/read").get_data(as_text=True) == "value"
+    assert built == [True]
