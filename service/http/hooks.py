@@ -195,12 +195,14 @@ def call_service(service_id: str) -> dict[str, Any]:
     cache = cache_of(current_app.extensions)
     # A request of the very content of one answered before (a chart opened again; only
     # hookInstance, the user or the access token differ) is answered without reading it
-    # again; one whose answer came partly from the FHIR server is never remembered.
+    # again; one whose answer came partly from the FHIR server is never remembered. Only
+    # bodies orjson read (`faithful`) of a stated length up to CONTENT_BYTES_EACH are keyed.
+    size = request.content_length
     content = (
         _content(
             service, hook_request, today=today, thresholds=settings.thresholds, base_url=base_url
         )
-        if faithful and (request.content_length or 0) <= CONTENT_BYTES_EACH
+        if faithful and size is not None and size <= CONTENT_BYTES_EACH
         else None
     )
     assessment = cache.recall(content[0]) if content is not None else None
