@@ -12,7 +12,7 @@ from service.engine.model import Exposure, PossiblyReceived
 from service.engine.record import Code, ConditionFact, MedicationFact
 from service.engine.rules import Thresholds
 
-__all__ = ["ExposureHistory", "collect_exposures", "is_excluded"]
+__all__ = ["ExposureHistory", "collect_exposures", "excluded", "is_excluded"]
 
 # §1: records that say the drug was not (or not yet) given.
 EXCLUDED_STATUSES: Mapping[str, frozenset[str]] = {
@@ -48,11 +48,19 @@ class ExposureHistory:
 
 def is_excluded(medication: MedicationFact) -> bool:
     """True for records that do not show the drug was given (§1)."""
-    if medication.status in EXCLUDED_STATUSES[medication.kind]:
-        return True
-    return medication.kind == "MedicationRequest" and (
-        medication.do_not_perform or medication.intent in EXCLUDED_REQUEST_INTENTS
+    return excluded(
+        medication.kind,
+        medication.status,
+        intent=medication.intent,
+        do_not_perform=medication.do_not_perform,
     )
+
+
+def excluded(kind: str, status: str | None, *, intent: str | None, do_not_perform: bool) -> bool:
+    """`is_excluded` of a record with these fields (the reader asks before building one)."""
+    if status in EXCLUDED_STATUSES[kind]:
+        return True
+    return kind == "MedicationRequest" and (do_not_perform or intent in EXCLUDED_REQUEST_INTENTS)
 
 
 def _names_other_cancer(codes: tuple[Code, ...]) -> bool:

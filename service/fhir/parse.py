@@ -48,8 +48,8 @@ from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
     condition_matters,
+    drug_record_matters,
     effective_day,
-    medication_matters,
     observation_measures,
     plain_day,
 )
@@ -178,7 +178,8 @@ def _status_code(concept: CodeableConcept | None) -> str | None:
 def _error_summary(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "resource"
-    message = first["msg"].removeprefix("Value error, ")
+    # one line: some of fhir.resources' messages span lines, indented
+    message = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
     more = error.error_count() - 1
     return f"{where}: {message}" + (f" (and {more} more)" if more > 0 else "")
 
@@ -719,24 +720,19 @@ def _no_medication(reference: str) -> None:
 def _medication_matters(entry: _Entry, kind: MedicationKind) -> bool:
     """Whether the engine reads this drug record, from its JSON read as if valid: its
     dates would say something, or its drug and status are not ones the engine passes
-    over (`service.fhir.relevance.medication_matters`)."""
+    over (`service.fhir.relevance.drug_record_matters`)."""
     resource = entry.raw.resource
     if not _plain_exposure(kind, resource):
         return True
     drug = _drug(resource)
-    fact = MedicationFact(
-        ref=entry.ref,
-        kind=kind,
-        status=_status_of(resource),
-        codes=drug.codes,
-        texts=drug.texts,
-        start=None,
-        end=None,
+    return drug_record_matters(
+        kind,
+        _status_of(resource),
         intent=_intent_of(resource),
         do_not_perform=resource.get("doNotPerform") is True,
-        missing_reference=drug.missing_reference,
+        codes=drug.codes,
+        texts=drug.texts,
     )
-    return medication_matters(fact)
 
 
 # Charts name the same few drugs again and again: each concept is read once (per process,

@@ -29,9 +29,9 @@ from service.engine import observations as measures
 from service.engine import rules
 from service.engine.catalogue import load_catalogue
 from service.engine.diagnosis import is_cancer, is_sclc_condition
-from service.engine.exposures import is_excluded
+from service.engine.exposures import excluded
 from service.engine.observations import Measure
-from service.engine.record import Code, ConditionFact, MedicationFact
+from service.engine.record import Code, ConditionFact
 
 __all__ = [
     "MEASURES",
@@ -39,7 +39,7 @@ __all__ = [
     "UNCLEAR",
     "condition_matters",
     "effective_day",
-    "medication_matters",
+    "drug_record_matters",
     "observation_measures",
     "plain_day",
 ]
@@ -52,7 +52,8 @@ MEASURES: tuple[Measure, ...] = tuple(
 _MEASURES_OF_CODE: dict[str, tuple[Measure, ...]] = {}
 for _measure in MEASURES:
     for _code in _measure.loincs:
-        _MEASURES_OF_CODE[_code] = (*_MEASURES_OF_CODE.get(_code, ()), _measure)
+        if _measure not in _MEASURES_OF_CODE.get(_code, ()):
+            _MEASURES_OF_CODE[_code] = (*_MEASURES_OF_CODE.get(_code, ()), _measure)
 
 _EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod")
 _FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -215,20 +216,46 @@ def _drug_matters(codes: tuple[Code, ...], texts: tuple[str, ...]) -> bool:
     return catalogue.looks_antineoplastic(words) is not None
 
 
-def medication_matters(fact: MedicationFact) -> bool:
-    """Whether the engine does anything with this drug record, read as valid (§1, §3).
+def drug_record_matters(
+    kind: str,
+    status: str | None,
+    *,
+    intent: str | None,
+    do_not_perform: bool,
+    codes: tuple[Code, ...],
+    texts: tuple[str, ...],
+) -> bool:
+    """Whether the engine does anything with a drug record of these fields, read as valid
+    (§1, §3).
 
-    Mirrors `collect_exposures`: dropped records and named drugs that are not anticancer
-    agents are passed over without a word; everything else is read.
+    Mirrors `collect_exposures`: dropped records (`excluded`) and named drugs that are not
+    anticancer agents are passed over without a word; everything else is read. It takes
+    the fields, not a `MedicationFact`: the reader asks this of every drug record of a
+    chart, thousands in a large one, before building any fact.
     """
-    if is_excluded(fact):
+    if excluded(kind, status, intent=intent, do_not_perform=do_not_perform):
         return False
-    return _drug_matters(fact.codes, fact.texts)
+    return _drug_matters(codes, texts)
 
 
 def observation_measures(resource: Mapping[str, Any]) -> tuple[Measure, ...] | None:
     """The measures an Observation may hold (its code or a component's, any system);
     None for an mCODE disease-status Observation (§6.1), every one of which is read."""
+    concept = resource.get("code")
+    if "component" not in resource and concept.__class__ is dict:
+        coding = concept.get("coding")
+        if coding.__class__ is list and len(coding) == 1 and coding[0].__class__ is dict:
+            code = coding[0].get("code")  # one coding, no components: most results
+            if code.__class__ is str:
+                return (
+                    None if code == rules.DISEASE_STATUS_LOINC else _MEASURES_OF_CODE.get(code, ())
+                )
+    return _measures_of_every_code(resource)
+
+
+def _measures_of_every_code(resource: Mapping[str, Any]) -> tuple[Measure, ...] | None:
+    """`observation_measures` read the long way: every coding of the code and of each
+    component."""
     found: list[Measure] = []
     concepts = [resource.get("code")]
     components = resource.get("component")

@@ -122,6 +122,17 @@ def test_invalid_resource_is_skipped_with_a_warning_naming_it() -> None:
     assert not any("not-a-date" in w for w in result.warnings)  # values are not echoed
 
 
+def test_a_validation_message_that_spans_lines_is_named_on_one() -> None:
+    """fhir.resources words a Reference holding a resourceType over two indented lines;
+    the warning that names the Condition is one line, single-spaced."""
+    odd = {**SCLC, "id": "c2", "subject": {"resourceType": "Patient", "reference": "Patient/p1"}}
+    result = evaluate_doc(collection(PATIENT, SCLC, odd))
+    (warning,) = [w for w in result.warnings if w.startswith("Condition/c2:")]
+    assert "\n" not in warning
+    assert "  " not in warning
+    assert warning.endswith("; skipped")
+
+
 def test_partial_date_exposure_is_read_as_the_first_day_with_a_warning() -> None:
     """CLINICAL_RULES v2 §1: "2025-03" as a single day is 2025-03-01, estimated, named."""
     partial = statement(
