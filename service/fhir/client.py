@@ -25,6 +25,7 @@ URL, id or token.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -57,6 +58,7 @@ __all__ = [
     "Timeouts",
     "gather",
     "render_template",
+    "template_values",
 ]
 
 # A child of the service's JSON log (service.http.log): the message is a JSON object.
@@ -141,6 +143,19 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
     Raises InputError naming the token when the context has no usable value for it.
     """
     return _TOKEN.sub(lambda hit: quote(_token_value(hit.group(1), context), safe="/"), template)
+
+
+def template_values(templates: Iterable[str], context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The values `context` gives the tokens of these templates, in the order of their
+    first use: what renders them, so equal values render them equally (a cache key).
+    Raises InputError as `render_template` does."""
+    return tuple(_token_value(name, context) for name in _token_names(tuple(templates)))
+
+
+@functools.cache
+def _token_names(templates: tuple[str, ...]) -> tuple[str, ...]:
+    names = (hit.group(1) for template in templates for hit in _TOKEN.finditer(template))
+    return tuple(dict.fromkeys(names))
 
 
 def _is_read_of(given: Any, query: str) -> bool:

@@ -18,7 +18,7 @@ from service import hooks
 from service.engine import Thresholds
 from service.errors import InputError, PrefetchUnavailable
 from service.feedback import parse_feedback
-from service.fhir.client import FhirClient, Gathered, Limits, gather, render_template
+from service.fhir.client import FhirClient, Gathered, Limits, gather, template_values
 from service.fhir.urls import allowed, same_url
 from service.http.auth import verify_bearer
 from service.http.body import json_body, read_json_body
@@ -166,13 +166,12 @@ def _content(
 ) -> tuple[tuple[Any, ...], int] | None:
     """Everything a call's assessment depends on when no key is fetched, as a key of
     `AssessmentCache.recall` (and its size in bytes): the service (its templates), the
-    templates as this context renders them, the patient, the date, thresholds and card
-    base URL, and the prefetch serialised whole. None when the templates do not render
-    (the call is refused further on) or the prefetch is not serialisable."""
+    context's values for their tokens (what renders them), the patient, the date,
+    thresholds and card base URL, and the prefetch serialised whole. None when the
+    templates do not render (the call is refused further on) or the prefetch is not
+    serialisable."""
     try:
-        templates = tuple(
-            render_template(t, hook_request.context) for t in service.prefetch.values()
-        )
+        templates = template_values(service.prefetch.values(), hook_request.context)
         prefetch = orjson.dumps(dict(hook_request.prefetch))
     except (InputError, orjson.JSONEncodeError):
         return None

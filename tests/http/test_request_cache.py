@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from service.errors import InputError
+from service.fhir.client import render_template, template_values
 from service.http import hooks as hook_views
 from service.pipeline import CONTENT_BYTES, CONTENT_BYTES_EACH, AssessmentCache, cache_of
 from tests.http.conftest import AppFactory
@@ -153,3 +155,22 @@ def test_a_body_past_the_largest_key_is_never_keyed(
     body = hook_request()
     assert _post(client, body) == _post(client, copy.deepcopy(body))
     assert len(gathered) == 2
+
+
+def test_the_key_holds_the_values_that_render_the_templates() -> None:
+    """template_values: each token's value once, in order of first use; equal values
+    render every template equally; a missing value is the InputError rendering gives."""
+    templates = [
+        "Patient/{{context.patientId}}",
+        "Condition?patient={{context.patientId}}",
+        "Practitioner/{{userPractitionerId}}",
+    ]
+    one = {"patientId": "p1", "userId": "Practitioner/u1", "encounterId": "e1"}
+    other = {**one, "encounterId": "e2"}  # no template names the encounter
+    assert template_values(templates, one) == ("p1", "u1")
+    assert template_values(templates, other) == template_values(templates, one)
+    assert [render_template(t, other) for t in templates] == [
+        render_template(t, one) for t in templates
+    ]
+    with pytest.raises(InputError, match="userPractitionerId"):
+        template_values(templates, {"patientId": "p1"})
