@@ -45,10 +45,11 @@ PATH = "/cds-services/sclc-relapse-patient-view"
 PLACEHOLDER = "benchpatient"
 
 # wrk's Lua: cycle through the request bodies written beside it (with a fresh patient id
-# per request when `unique`); report JSON at the end. Each request is formatted once, at
-# start, and cut at the placeholder: a request is then one concatenation (the ids have
-# the placeholder's length, so Content-Length holds), which leaves the cores to the
-# service rather than to the load generator's Lua.
+# per request when `unique`); report JSON at the end. The load generator shares the two
+# cores with the server, so it does as little as it can: one body sent again and again
+# is wrk's static request (formatted once, no Lua per request); otherwise each request is
+# formatted once, at start, and cut at the placeholder, so that a request is one
+# concatenation (the ids have the placeholder's length, so Content-Length holds).
 _LUA = r"""
 local requests = {}
 local count = 0
@@ -77,25 +78,36 @@ end
 init = function(args)
   local folder = args[1]
   local listing = io.open(folder .. "/index.txt")
+  local bodies = {}
   for name in listing:lines() do
     local file = io.open(folder .. "/" .. name)
-    count = count + 1
-    local body = file:read("*a")
-    local formatted = wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, body)
-    requests[count] = unique and pieces(formatted, "@PLACEHOLDER@") or formatted
+    bodies[#bodies + 1] = file:read("*a")
     file:close()
   end
   listing:close()
+  if request == nil then  -- one body: wrk's static request
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.body = bodies[1]
+    return
+  end
+  for _, body in ipairs(bodies) do
+    count = count + 1
+    local formatted = wrk.format("POST", "@PATH@", {["Content-Type"] = "application/json"}, body)
+    requests[count] = unique and pieces(formatted, "@PLACEHOLDER@") or formatted
+  end
   index = math.random(count)
 end
 
-request = function()
-  index = index % count + 1
-  if not unique then
-    return requests[index]
+if unique or @COUNT@ > 1 then
+  request = function()
+    index = index % count + 1
+    if not unique then
+      return requests[index]
+    end
+    sent = sent + 1
+    return table.concat(requests[index], string.format("bp%02d%08d", tid, sent))
   end
-  sent = sent + 1
-  return table.concat(requests[index], string.format("bp%02d%08d", tid, sent))
 end
 
 done = function(summary, latency, requests)
@@ -267,7 +279,9 @@ def run_wrk(
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     script = bodies / "load.lua"
+    count = len((bodies / "index.txt").read_text().split())
     lua = _LUA.replace("@PATH@", PATH).replace("@PLACEHOLDER@", PLACEHOLDER)
+    lua = lua.replace("@COUNT@", str(count))
     script.write_text(lua.replace("@UNIQUE@", "true" if unique else "false"))
     peak = 0.0
     stop = threading.Event()

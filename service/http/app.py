@@ -136,7 +136,10 @@ class CookieFirstSessions(SecureCookieSessionInterface):
     session without the signer built for nothing, about a tenth of a cache hit's time."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ  # no header to parse at all
+            or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

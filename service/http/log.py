@@ -47,7 +47,8 @@ def configure_logging() -> None:
 
 def _line(level: int, fields: dict[str, Any]) -> None:
     stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    log.log(level, json.dumps({"time": stamp, **fields}, separators=(", ", ": ")))
+    # json's own separators (", ", ": "): its shared encoder, none built per line
+    log.log(level, json.dumps({"time": stamp, **fields}))
 
 
 def safe_hook_instance(value: Any) -> str | None:
