@@ -41,6 +41,9 @@ SCLC_CDS = Path(sys.executable).with_name("sclc-cds")
 TODAY = "2026-11-21"
 PATH = "/cds-services/sclc-relapse-patient-view"
 
+# After its workers are forked, how long a server is given to have each of them listening.
+WORKER_BOOT_SECONDS = 1.5
+
 # A patient id in the bodies that wrk replaces, request by request, with one of its own.
 PLACEHOLDER = "benchpatient"
 
@@ -207,7 +210,12 @@ def running_service(workers: int, folder: Path, **env: str) -> Iterator[tuple[st
     with (
         (folder / "serve.log").open("wb") as log,
         _serving(
-            command, port, f"sclc-cds serve (see {folder}/serve.log)", env=environ, stderr=log
+            command,
+            port,
+            workers,
+            f"sclc-cds serve (see {folder}/serve.log)",
+            env=environ,
+            stderr=log,
         ) as served,
     ):
         yield served
@@ -234,25 +242,36 @@ def running_floor(workers: int, threads: int) -> Iterator[tuple[str, int]]:
         str(Path(__file__).resolve().parent),
         "floor_app:app",
     ]
-    with _serving(command, port, "the floor app", stderr=subprocess.DEVNULL) as served:
+    with _serving(command, port, workers, "the floor app", stderr=subprocess.DEVNULL) as served:
         yield served
 
 
 @contextmanager
-def _serving(command: list[str], port: int, name: str, **popen: Any) -> Iterator[tuple[str, int]]:
-    """`command` (a gunicorn) started in its own session and waited for on `port`, then
-    stopped with its whole group: (base URL, master pid)."""
+def _serving(
+    command: list[str], port: int, workers: int, name: str, **popen: Any
+) -> Iterator[tuple[str, int]]:
+    """`command` (a gunicorn of `workers` workers) started in its own session, then stopped
+    with its whole group: (base URL, master pid).
+
+    Ready means every worker is up, not just the port: the master listens before its
+    workers are forked, and a load generator connecting then would hand all its
+    keep-alive connections to the first worker up, leaving a core idle for the run.
+    """
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True, **popen)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    pass
+                if len(_children(process.pid)) >= workers:
                     break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{name} did not start") from None
-                time.sleep(0.1)
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.1)
+        time.sleep(WORKER_BOOT_SECONDS)  # each worker's own start (the floor app imports Flask)
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()

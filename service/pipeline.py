@@ -7,6 +7,7 @@ and anything later. `pick_patient` is the one rule for which patient is evaluate
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, MutableMapping, Sequence
@@ -52,6 +53,12 @@ class Assessment:
     def cards(self) -> list[dict[str, Any]]:
         """The cards `patient-view` returns (built once, on first use)."""
         return patient_view_cards(self.evaluation, base_url=self.base_url)
+
+    @cached_property
+    def cards_answer(self) -> str:
+        """`{"cards": cards}` as compact JSON, as the app's JSON provider writes it (made
+        once: a cached assessment answers the same chart again without re-encoding)."""
+        return json.dumps({"cards": self.cards}, ensure_ascii=False, separators=(",", ":"))
 
     def to_json(self) -> dict[str, Any]:
         """The evaluation JSON of CONTRACT.md, with its cards."""

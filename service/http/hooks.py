@@ -34,6 +34,7 @@ __all__ = ["blueprint"]
 blueprint = Blueprint("hooks", __name__)
 
 CALL = "hooks.call_service"
+JSON = "application/json"
 FEEDBACK = "hooks.feedback"
 
 
@@ -181,7 +182,7 @@ def _content(
 
 @blueprint.post("/cds-services/<service_id>")
 @collector_paused  # a call frees what it allocates by reference counting
-def call_service(service_id: str) -> dict[str, Any]:
+def call_service(service_id: str) -> dict[str, Any] | Response:
     """A CDS service call: request → record → handler → cards."""
     service = hooks.find_service(service_id)
     g.service_id = service.id
@@ -220,7 +221,15 @@ def call_service(service_id: str) -> dict[str, Any]:
             cache.remember(*content, assessment)
     cards = service.handler(hook_request, assessment)
     g.cards = len(cards)
+    if cards is assessment.cards and _compact_json():  # patient-view: encoded once
+        return current_app.response_class(f"{assessment.cards_answer}\n", mimetype=JSON)
     return {"cards": cards}
+
+
+def _compact_json() -> bool:
+    """Whether the app's JSON provider writes compact JSON (not in debug mode)."""
+    compact = current_app.json.compact  # type: ignore[attr-defined]
+    return bool(compact) if compact is not None else not current_app.debug
 
 
 @blueprint.post("/cds-services/<service_id>/feedback")

@@ -174,3 +174,17 @@ def test_the_key_holds_the_values_that_render_the_templates() -> None:
     ]
     with pytest.raises(InputError, match="userPractitionerId"):
         template_values(templates, {"patientId": "p1"})
+
+
+def test_a_patient_view_answer_is_written_as_the_json_provider_writes_it(
+    app: Flask, client: CheckedClient
+) -> None:
+    """The cards encoded once per assessment: the same bytes, first call and cached one,
+    as Flask's JSON provider gives for the same cards."""
+    body = hook_request()
+    first = client.post(PATIENT_VIEW, json=body)
+    again = client.post(PATIENT_VIEW, json=copy.deepcopy(body))
+    with app.app_context():
+        expected = app.json.response({"cards": first.json["cards"]}).get_data()
+    assert first.get_data() == again.get_data() == expected
+    assert first.content_type == "application/json"
