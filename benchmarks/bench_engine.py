@@ -244,6 +244,17 @@ def over_http(seconds: int) -> dict[str, Any]:
     return {"workers": workers, "seconds_per_run": seconds, "runs": runs}
 
 
+def cpu_probe() -> float:
+    """Milliseconds of a fixed pure-Python loop (best of three): how fast this machine
+    runs Python just now, for comparing runs."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
@@ -252,7 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     load = os.getloadavg()
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    probe = cpu_probe()
+    print(
+        f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"CPU probe {probe:.0f} ms (the same pure-Python loop every run: a machine slowed "
+        "by its neighbours shows here first)"
+    )
     print(
         f"{'record':<26}{'res.':>7}{'MB':>8}{'floor':>9}{'p50':>9}{'p99':>9}{'ratio':>7}"
         f"{'repeat':>9}{'fast':>9}{'full':>9}{'n':>6}"
@@ -266,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "load_average_at_start": [round(x, 2) for x in load],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "cpu_probe_ms_at_start": round(probe, 1),
+            "cpu_probe_ms_at_end": round(cpu_probe(), 1),
         },
         "in_process": rows,
         "http": http,
