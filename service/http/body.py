@@ -129,14 +129,20 @@ def _may_hold_huge_integer(data: bytes) -> bool:
     fraction does not); such runs are rare (a seed in a narrative). Each is looked at
     where it stands: inside a string (an odd number of unescaped quotes before it) it is
     text; anywhere else it may be an integer, and `json` reads the body. Past
-    `_RUNS_LOOKED_AT` of them, `json` reads the body without looking further.
+    `_RUNS_LOOKED_AT` of them, `json` reads the body without looking further. Quotes are
+    counted from one run to the next, so the whole look reads the body once: a run
+    starts at a digit, which no escape pair (`\\\\`, `\\"`) straddles.
     """
     marks = data.translate(_NUMBER_MARKS)
     at = 0 if marks.startswith(_DIGIT_RUN) else _next_run(marks, 0)
-    looked_at = 0
+    looked_at = quotes = counted_to = 0
     while at >= 0:
         looked_at += 1
-        if looked_at > _RUNS_LOOKED_AT or _unescaped(data[:at]).count(b'"') % 2 == 0:
+        if looked_at > _RUNS_LOOKED_AT:
+            return True
+        quotes += _unescaped(data[counted_to:at]).count(b'"')
+        counted_to = at
+        if quotes % 2 == 0:  # outside every string
             return True
         at = _next_run(marks, at + ORJSON_DIGITS)
     return False
