@@ -175,12 +175,18 @@ def read(raw: bytes | str) -> tuple[Any, bool]:
     value is faithful (no NaN written as null, no integer past 64 bits), a key that
     equals another's only when the values are equal."""
     document = _orjson_reads(raw) if raw else None
-    if document is not None:
-        if not _within_limit(raw, document):
-            raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
-        return document, True
+    faithful = document is not None
+    if not faithful:
+        document = _json_reads(raw)
+    if not _within_limit(raw, document):
+        raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
+    return document, faithful
+
+
+def _json_reads(raw: bytes | str) -> Any:
+    """`json`'s reading of `raw` with the number hooks; InputError says what is wrong."""
     try:
-        document = json.loads(raw, parse_int=_integer, parse_float=_decimal)
+        return json.loads(raw, parse_int=_integer, parse_float=_decimal)
     except UnicodeDecodeError:
         raise InputError("the request body is not UTF-8 JSON") from None
     except RecursionError:
@@ -190,9 +196,6 @@ def read(raw: bytes | str) -> tuple[Any, bool]:
             f"the request body is not valid JSON (line {error.lineno}, column {error.colno}:"
             f" {error.msg})"
         ) from None
-    if not _within_limit(raw, document):
-        raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
-    return document, False
 
 
 def json_body() -> Any:
