@@ -107,9 +107,10 @@ class AssessmentCache:
 
     Before reading anything, a hook call may also be answered by the content of its
     request (`recall`): a key its caller builds from everything the assessment depends
-    on, the whole prefetch serialised among it, compared byte for byte. It costs one
-    serialisation instead of walking and planning the prefetch, and holds at most
-    `CONTENT_BYTES` of keys besides the `size` entries.
+    on, the prefetch among it byte for byte as sent (`service.http.body.sent_prefetch`),
+    compared byte for byte. It costs cutting the prefetch out of the body instead of
+    parsing, walking and planning it, and holds at most `CONTENT_BYTES` of keys besides
+    the `size` entries.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:

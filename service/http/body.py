@@ -19,14 +19,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 from flask import request
 
 from service.errors import InputError
 
-__all__ = ["MAX_DEPTH", "MAX_NUMBER_DIGITS", "json_body", "loads", "read", "read_json_body"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "SentPrefetch",
+    "body_bytes",
+    "json_body",
+    "loads",
+    "sent_prefetch",
+]
 
 # FHIR resources nest a dozen levels; a CDS Hooks request with a Bundle in prefetch
 # stays well under this.
@@ -167,20 +177,12 @@ def _orjson_reads(raw: bytes | str) -> Any:
 
 def loads(raw: bytes | str) -> Any:
     """JSON from `raw` within the limits above; InputError (400) says what is wrong."""
-    return read(raw)[0]
-
-
-def read(raw: bytes | str) -> tuple[Any, bool]:
-    """`loads(raw)`, and whether orjson read it: then `orjson.dumps` of any part of the
-    value is faithful (no NaN written as null, no integer past 64 bits), a key that
-    equals another's only when the values are equal."""
     document = _orjson_reads(raw) if raw else None
-    faithful = document is not None
-    if not faithful:
+    if document is None:
         document = _json_reads(raw)
     if not _within_limit(raw, document):
         raise InputError(f"the request body nests deeper than {MAX_DEPTH} levels")
-    return document, faithful
+    return document
 
 
 def _json_reads(raw: bytes | str) -> Any:
@@ -201,12 +203,62 @@ def _json_reads(raw: bytes | str) -> Any:
 def json_body() -> Any:
     """The request's JSON; InputError (400) when it is not usable JSON, 413 past the size
     limit."""
-    return read_json_body()[0]
+    return loads(body_bytes())
 
 
-def read_json_body() -> tuple[Any, bool]:
-    """`json_body()`, and whether orjson read it (`read`)."""
+def body_bytes() -> bytes:
+    """The request's body as sent; InputError (400) when it is not sent as JSON, 413
+    past the size limit."""
     if not request.is_json:
         raise InputError("send the body as JSON with Content-Type: application/json")
-    raw = request.get_data(cache=False)  # raises RequestEntityTooLarge past the limit
-    return read(raw)
+    return request.get_data(cache=False)  # raises RequestEntityTooLarge past the limit
+
+
+# --- a hook request's prefetch, as sent ---------------------------------------------------
+
+
+class _HookEnvelope(msgspec.Struct, forbid_unknown_fields=True):
+    """A CDS Hooks request's top-level fields, each as its JSON text (`_ABSENT`: not sent)."""
+
+    hook: msgspec.Raw = msgspec.Raw(b"")
+    hookInstance: msgspec.Raw = msgspec.Raw(b"")
+    fhirServer: msgspec.Raw = msgspec.Raw(b"")
+    fhirAuthorization: msgspec.Raw = msgspec.Raw(b"")
+    context: msgspec.Raw = msgspec.Raw(b"")
+    prefetch: msgspec.Raw = msgspec.Raw(b"")
+    extension: msgspec.Raw = msgspec.Raw(b"")
+
+
+_ENVELOPE = msgspec.json.Decoder(_HookEnvelope)
+_BESIDE_PREFETCH = tuple(name for name in _HookEnvelope.__struct_fields__ if name != "prefetch")
+
+
+@dataclass(frozen=True, slots=True)
+class SentPrefetch:
+    """A hook request cut in two: its prefetch as sent (`b""` when it has none) and the
+    rest of the body, read by `loads`."""
+
+    prefetch: bytes
+    rest: dict[str, Any]
+
+
+def sent_prefetch(raw: bytes) -> SentPrefetch | None:
+    """`raw`'s prefetch untouched, and every other field read as `loads` reads the whole
+    body: without parsing the prefetch, which is nearly all of a request.
+
+    None when the body is anything but a JSON object of the CDS Hooks request's fields
+    (an unknown field, a duplicate, invalid JSON) or its other fields are refused by
+    `loads`: the caller reads the whole body then, and says what is wrong. The rest is a
+    JSON object of the same fields, values and nesting as the body's (duplicate keys:
+    the last one, as both parsers take it), so `loads` reads it as it reads them in the
+    body, limits included; two bodies with the same prefetch bytes hold the same
+    prefetch, whichever parser reads it.
+    """
+    try:
+        envelope = _ENVELOPE.decode(raw)
+        fields = [(name, getattr(envelope, name)) for name in _BESIDE_PREFETCH]
+        text = b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields if value)
+        rest = loads(b"{" + text + b"}")
+    except (msgspec.DecodeError, InputError):
+        return None
+    return SentPrefetch(bytes(envelope.prefetch), rest)

@@ -11,7 +11,6 @@ import time
 from datetime import date
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, g, request
 
 from service import hooks
@@ -21,8 +20,8 @@ from service.feedback import parse_feedback
 from service.fhir.client import FhirClient, Gathered, Limits, gather, template_values
 from service.fhir.urls import allowed, same_url
 from service.http.auth import verify_bearer
-from service.http.body import json_body, read_json_body
-from service.http.collector import collector_paused
+from service.http.body import body_bytes, json_body, loads, sent_prefetch
+from service.http.collector import collector_paused, freed_after_answer
 from service.http.inprocess import in_process_session
 from service.http.log import log_call
 from service.http.state import state
@@ -157,56 +156,63 @@ def _gather(service: hooks.Service, hook_request: hooks.HookRequest) -> Gathered
             client.close()
 
 
-def _content(
+def _sent_again(
     service: hooks.Service,
-    hook_request: hooks.HookRequest,
+    raw: bytes,
     *,
     today: date,
     thresholds: Thresholds,
     base_url: str,
-) -> tuple[tuple[Any, ...], int] | None:
-    """Everything a call's assessment depends on when no key is fetched, as a key of
-    `AssessmentCache.recall` (and its size in bytes): the service (its templates), the
-    context's values for their tokens (what renders them), the patient, the date,
-    thresholds and card base URL, and the prefetch serialised whole. None when the
-    templates do not render (the call is refused further on) or the prefetch is not
-    serialisable."""
-    try:
-        templates = template_values(service.prefetch.values(), hook_request.context)
-        prefetch = orjson.dumps(dict(hook_request.prefetch))
-    except (InputError, orjson.JSONEncodeError):
+) -> tuple[tuple[Any, ...], hooks.HookRequest] | None:
+    """A request's key of `AssessmentCache.recall`, and the request read without its
+    prefetch (`sent_prefetch`). The key holds everything a call's assessment depends on
+    when no key is fetched: the service (its templates), the context's values for their
+    tokens (what renders them), the patient, the date, thresholds and card base URL, and
+    the prefetch, byte for byte as sent. None when the body cannot be cut so, or the
+    request or its templates are refused (the whole body is read then, and the call
+    refused with its own message)."""
+    sent = sent_prefetch(raw)
+    if sent is None:
         return None
-    key = (service.id, templates, hook_request.patient_id, today, thresholds, base_url, prefetch)
-    return key, len(prefetch)
+    try:
+        hook_request = hooks.parse_hook_request(sent.rest, hook=service.hook)
+        templates = template_values(service.prefetch.values(), hook_request.context)
+    except InputError:
+        return None
+    key = (service.id, templates, hook_request.patient_id, today, thresholds, base_url)
+    return (*key, sent.prefetch), hook_request
 
 
 @blueprint.post("/cds-services/<service_id>")
 @collector_paused  # a call frees what it allocates by reference counting
-def call_service(service_id: str) -> dict[str, Any] | Response:
+def call_service(service_id: str) -> Response:
     """A CDS service call: request → record → handler → cards."""
     service = hooks.find_service(service_id)
     g.service_id = service.id
-    body, faithful = read_json_body()
-    g.hook_instance = body.get("hookInstance") if isinstance(body, dict) else None
-    hook_request = hooks.parse_hook_request(body, hook=service.hook)
+    raw = body_bytes()
     settings = state().settings
     today = settings.evaluation_date()
     base_url = settings.base_url or request.host_url.rstrip("/")
     cache = cache_of(current_app.extensions)
-    # A request of the very content of one answered before (a chart opened again; only
-    # hookInstance, the user or the access token differ) is answered without reading it
-    # again; one whose answer came partly from the FHIR server is never remembered. Only
-    # bodies orjson read (`faithful`) of a stated length up to CONTENT_BYTES_EACH are keyed.
+    # A request with the very prefetch and context of one answered before (a chart opened
+    # again; only hookInstance, the user or the access token differ) is answered without
+    # parsing its prefetch; one whose answer came partly from the FHIR server is never
+    # remembered, nor a body over CONTENT_BYTES_EACH (or of no stated length).
     size = request.content_length
-    content = (
-        _content(
-            service, hook_request, today=today, thresholds=settings.thresholds, base_url=base_url
-        )
-        if faithful and size is not None and size <= CONTENT_BYTES_EACH
+    keyed = (
+        _sent_again(service, raw, today=today, thresholds=settings.thresholds, base_url=base_url)
+        if size is not None and size <= CONTENT_BYTES_EACH
         else None
     )
-    assessment = cache.recall(content[0]) if content is not None else None
-    if assessment is None:
+    assessment = cache.recall(keyed[0]) if keyed is not None else None
+    gathered = body = None
+    if keyed is not None and assessment is not None:
+        hook_request = keyed[1]
+        g.hook_instance = hook_request.hook_instance
+    else:
+        body = loads(raw)
+        g.hook_instance = body.get("hookInstance") if isinstance(body, dict) else None
+        hook_request = hooks.parse_hook_request(body, hook=service.hook)
         gathered = _gather(service, hook_request)
         assessment = assess(
             gathered.resources,
@@ -217,13 +223,16 @@ def call_service(service_id: str) -> dict[str, Any] | Response:
             base_url=base_url,
             cache=cache,  # a record read before: answered once its reading is planned
         )
-        if content is not None and not gathered.fetched:
-            cache.remember(*content, assessment)
+        if keyed is not None and not gathered.fetched:
+            cache.remember(keyed[0], len(keyed[0][-1]), assessment)
     cards = service.handler(hook_request, assessment)
     g.cards = len(cards)
     if cards is assessment.cards and _compact_json():  # patient-view: encoded once
-        return current_app.response_class(f"{assessment.cards_answer}\n", mimetype=JSON)
-    return {"cards": cards}
+        response = current_app.response_class(f"{assessment.cards_answer}\n", mimetype=JSON)
+    else:
+        response = current_app.make_response({"cards": cards})
+    # the parsed body and what was read from it are freed once the answer is sent
+    return freed_after_answer(response, raw, body, keyed, hook_request, gathered)
 
 
 def _compact_json() -> bool:

@@ -2,15 +2,17 @@
 
 `service.http.hooks` keys the assessment cache's `recall` on everything an assessment
 depends on when nothing is fetched: the service, the rendered templates, the patient,
-date, thresholds, card base URL and the whole prefetch. Only what varies from call to
-call for the same chart (hookInstance, the user, the access token) may differ. Anything
-read from a FHIR server is never remembered; a body `json` had to read (NaN, a huge
-integer) is never a key.
+date, thresholds, card base URL and the prefetch byte for byte as sent (cut from the
+body unparsed: `service.http.body.sent_prefetch`). Only what varies from call to call
+for the same chart (hookInstance, the user, the access token) may differ. Anything read
+from a FHIR server is never remembered; a body that cannot be cut (not strict JSON, an
+unknown field) is read whole every time.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +22,7 @@ from flask import Flask
 from service.errors import InputError
 from service.fhir.client import render_template, template_values
 from service.http import hooks as hook_views
+from service.http.body import MAX_NUMBER_DIGITS
 from service.pipeline import CONTENT_BYTES, CONTENT_BYTES_EACH, AssessmentCache, cache_of
 from tests.http.conftest import AppFactory
 from tests.http.support import (
@@ -109,8 +112,8 @@ def test_another_service_on_the_same_prefetch_reads_it(
 
 
 def test_a_body_json_had_to_read_is_never_a_key(client: CheckedClient, gathered: list[str]) -> None:
-    """NaN in a heart rate (orjson refuses it; json reads it): read every time, since
-    orjson would write NaN as null and make it the key of another body."""
+    """NaN in a heart rate (not strict JSON; `json` reads it): the body is not cut, and is
+    read whole every time, with the same cards."""
     body = hook_request()
     patient_id = body["context"]["patientId"]
     body["prefetch"]["observations"]["entry"].append(_vital_sign(patient_id, float("nan")))
@@ -188,3 +191,80 @@ def test_a_patient_view_answer_is_written_as_the_json_provider_writes_it(
         expected = app.json.response({"cards": first.json["cards"]}).get_data()
     assert first.get_data() == again.get_data() == expected
     assert first.content_type == "application/json"
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every body the hook view parses whole (`loads`)."""
+    sizes: list[int] = []
+    real: Callable[[bytes], Any] = hook_views.loads
+
+    def counting(raw: bytes) -> Any:
+        sizes.append(len(raw))
+        return real(raw)
+
+    monkeypatch.setattr(hook_views, "loads", counting)
+    return sizes
+
+
+def test_a_chart_opened_again_is_answered_without_parsing_its_prefetch(
+    client: CheckedClient, gathered: list[str], parsed: list[int]
+) -> None:
+    """The second call of the same chart (another hookInstance) is answered with the
+    first's cards, and its body is never parsed whole."""
+    first = hook_request()
+    again = {**copy.deepcopy(first), "hookInstance": "1b7e5a4c-9f7d-4f0e-8e7e-2f8c4c3b9a10"}
+    assert _post(client, first) == _post(client, again)
+    assert len(gathered) == len(parsed) == 1
+
+
+def test_a_prefetch_written_otherwise_is_read_again_with_the_same_cards(
+    app: Flask, client: CheckedClient, gathered: list[str]
+) -> None:
+    """The same prefetch with other spacing: not the same bytes, so read again; the
+    reader's cache then finds the same reading and the cards are the same."""
+    body = hook_request()
+    compact = json.dumps(body, separators=(",", ":"))
+    spaced = json.dumps(body, indent=1)
+    cards = [
+        client.post(PATIENT_VIEW, data=text, content_type="application/json").json["cards"]
+        for text in (compact, spaced, spaced)
+    ]
+    assert cards[0] == cards[1] == cards[2]
+    assert len(gathered) == 2  # the third is the second again, to the byte
+    assert cache_of(app.extensions).hits == 2  # the reader's, then the request's
+
+
+def test_an_extension_is_cut_and_an_unknown_field_is_read_whole(
+    client: CheckedClient, gathered: list[str]
+) -> None:
+    """`extension` (CDS Hooks' own) is a field of the request like any other; a field the
+    spec does not name makes the body be read whole each time, with the same cards."""
+    extended = hook_request(extension={"com.example.flag": True})
+    assert _post(client, extended) == _post(client, copy.deepcopy(extended))
+    assert len(gathered) == 1
+    unknown = hook_request(somethingElse=1)
+    assert _post(client, unknown) == _post(client, copy.deepcopy(unknown))
+    assert len(gathered) == 3
+
+
+def test_a_refused_context_is_refused_as_a_first_call_is(
+    make_app: AppFactory, client: CheckedClient
+) -> None:
+    """A body whose prefetch was answered before but whose context is wrong (no
+    patientId, or an integer of too many digits): the 400 a fresh service gives."""
+    body = hook_request()
+    _post(client, body)
+    no_patient = copy.deepcopy(body)
+    del no_patient["context"]["patientId"]
+    huge = copy.deepcopy(body)
+    huge["context"]["n"] = 10**MAX_NUMBER_DIGITS
+    fresh = make_app().test_client()
+    for refused in (no_patient, huge):
+        text = json.dumps(refused)
+        answers = [
+            c.post(PATIENT_VIEW, data=text, content_type="application/json")
+            for c in (client, fresh)
+        ]
+        assert [a.status_code for a in answers] == [400, 400]
+        assert answers[0].json == answers[1].json
