@@ -1,14 +1,18 @@
-"""The cyclic garbage collector is paused while hook calls run, and only then."""
+"""The cyclic garbage collector is paused while hook calls run, and only then; what a
+call read is freed once its answer is closed."""
 
 from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from collections.abc import Iterator
 
 import pytest
+from flask import Response
 
-from service.http.collector import collector_paused
+from service.http import collector
+from service.http.collector import collector_paused, freed_after_answer
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +67,54 @@ def test_overlapping_calls_resume_the_collector_when_the_last_ends() -> None:
     release.set()
     other.join(10)
     assert (paused_meanwhile, gc.isenabled()) == (True, True)
+
+
+class _Held:
+    """Something a call read, which can be watched for being freed."""
+
+
+def test_what_a_call_read_is_freed_when_its_answer_is_closed() -> None:
+    """Handed to the response: alive (and the collector paused) after the view returns,
+    freed and the collector on again once the server closes the response."""
+    read = [_Held()]
+    watch = weakref.ref(read[0])
+
+    @collector_paused
+    def view() -> Response:
+        return freed_after_answer(Response("{}"), read.pop())
+
+    response = view()
+    alive_after_view, paused_after_view = watch() is not None, not gc.isenabled()
+    response.close()
+    assert (alive_after_view, paused_after_view) == (True, True)
+    assert watch() is None
+    assert gc.isenabled()
+    response.close()  # closing again changes nothing
+    assert gc.isenabled()
+
+
+def test_an_answer_dropped_unclosed_still_frees_and_resumes() -> None:
+    """A response let go without close() (as a test client may) frees what it held."""
+    read = [_Held()]
+    watch = weakref.ref(read[0])
+    response = collector_paused(lambda: freed_after_answer(Response("{}"), read.pop()))()
+    paused = not gc.isenabled()
+    del response
+    assert paused
+    assert watch() is None
+    assert gc.isenabled()
+
+
+def test_an_answer_on_its_way_does_not_collect_for_the_calls_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The young collection bounds garbage while calls overlap; an answer still holding
+    its call's objects (all alive) is no call: leaving a view then collects nothing."""
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collections.append(1))
+    monkeypatch.setattr(collector, "YOUNG_LIMIT", -1)  # always "too many objects"
+    response = collector_paused(lambda: freed_after_answer(Response("{}"), _Held()))()
+    collector_paused(lambda: None)()
+    response.close()
+    assert collections == []
+    assert gc.isenabled()
