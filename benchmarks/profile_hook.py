@@ -71,7 +71,7 @@ def _one_run(body: bytes, patient: str, times: dict[str, list[float]]) -> None:
     patient_view_cards(evaluation, base_url="http://localhost")
     lap("cards")
     del document, request, gathered, selection
-    lap("free the request's JSON (after the answer)")
+    lap("freeing, after the answer")
 
 
 def validation_alone(body: bytes, patient: str, runs: int) -> tuple[int, float]:
