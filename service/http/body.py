@@ -218,7 +218,7 @@ def body_bytes() -> bytes:
 
 
 class _HookEnvelope(msgspec.Struct, forbid_unknown_fields=True):
-    """A CDS Hooks request's top-level fields, each as its JSON text (`_ABSENT`: not sent)."""
+    """A CDS Hooks request's top-level fields, each as its JSON text (empty: not sent)."""
 
     hook: msgspec.Raw = msgspec.Raw(b"")
     hookInstance: msgspec.Raw = msgspec.Raw(b"")
@@ -247,12 +247,13 @@ def sent_prefetch(raw: bytes) -> SentPrefetch | None:
     body: without parsing the prefetch, which is nearly all of a request.
 
     None when the body is anything but a JSON object of the CDS Hooks request's fields
-    (an unknown field, a duplicate, invalid JSON) or its other fields are refused by
-    `loads`: the caller reads the whole body then, and says what is wrong. The rest is a
-    JSON object of the same fields, values and nesting as the body's (duplicate keys:
-    the last one, as both parsers take it), so `loads` reads it as it reads them in the
-    body, limits included; two bodies with the same prefetch bytes hold the same
-    prefetch, whichever parser reads it.
+    (a field the spec does not name, invalid or non-strict JSON: NaN, a byte-order mark,
+    a lone surrogate) or its other fields are refused by `loads`: the caller reads the
+    whole body then, and says what is wrong. The rest is a JSON object of the same
+    fields, values and nesting as the body's (a field sent twice: the last, as every
+    parser here takes it), so `loads` reads it as it reads them in the body, limits
+    included; two bodies with the same prefetch bytes hold the same prefetch, whichever
+    parser reads it.
     """
     try:
         envelope = _ENVELOPE.decode(raw)
