@@ -4,8 +4,9 @@ Against `sclc-cds serve` (two workers: the launch's codes and tokens must work a
 them): picking a patient on /demo launches the SMART app on the fixture EHR (/fhir),
 and a `smart` card link opens it, from the demo page and from the real CDS Hooks
 sandbox (../shared/cds-hooks/sandbox-build): launch → authorize → token → the app's
-timeline for that patient. A refused authorization, a wrong iss and an expired session
-each show a clear message. A pasted bundle is still shown on /demo, with its cards from
+timeline for that patient; over https, inside the frame of an EHR page of another
+site as well. A refused authorization, a wrong iss and an expired session each show a
+clear message. A pasted bundle is still shown on /demo, with its cards from
 the hook called cross-origin (127.0.0.1 page, localhost service: CORS preflight
 included). Screenshots go to test-output/ (or $TEST_OUTPUT). Skipped only when Chromium
 is missing on a developer's machine; under CI a missing browser fails.
@@ -14,13 +15,15 @@ is missing on a developer's machine; under CI a missing browser fails.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import requests
 
 from tests.conftest import FIXTURES, ROOT, SHARED
 from tests.http.support import fixture_bundle, hook_request
+from tests.http.test_exposure import self_signed
 from tests.http.test_real_process import Live, running_service
 from tests.test_cards import cards_of
 
@@ -219,6 +223,20 @@ def test_a_smart_card_link_on_the_demo_page_opens_the_app(page: Any, live: Live)
     assert app.errors == []
 
 
+@contextmanager
+def served(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`handler` answering on a free port of 127.0.0.1 until the block ends: the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[str]:
     """The real CDS Hooks sandbox build, served as static files on a free port."""
@@ -229,15 +247,8 @@ def sandbox() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             del format, args
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(SANDBOX)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(functools.partial(Quiet, directory=str(SANDBOX))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_the_sandboxs_smart_card_link_launches_the_app_for_that_patient(
@@ -335,3 +346,80 @@ def test_a_decision_point_in_the_sandbox_is_three_cards_on_one_screenful(
         for url in urls:
             if url.startswith(live.base) and "/app/launch" not in url:
                 assert requests.get(url, timeout=10).status_code == 200, url
+
+
+@pytest.fixture(scope="module")
+def live_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Path]]:
+    """The service speaking https itself, and its (self-signed) certificate."""
+    _browser_available()
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = self_signed(folder)
+    with running_service(
+        folder,
+        SCLC_CDS_TLS_CERT=str(cert),
+        SCLC_CDS_TLS_KEY=str(key),
+        scheme="https",
+        verify=str(cert),
+    ) as service:
+        yield service, cert
+
+
+@contextmanager
+def ehr_page_framing(url: str) -> Iterator[str]:
+    """An EHR's page on another site (http://localhost:…, the app being on 127.0.0.1)
+    that shows `url` in a frame, as web EHRs embed SMART apps."""
+    page = (
+        "<!doctype html><title>EHR</title><h1>Chart</h1>"
+        f'<iframe id="app" src="{html.escape(url)}" width="1100" height="900"></iframe>'
+    ).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args
+
+    with served(Page) as port:
+        yield f"http://localhost:{port}/"
+
+
+def test_the_app_launches_inside_an_ehrs_cross_site_frame_over_https(
+    browser: Any, live_tls: tuple[Live, Path]
+) -> None:
+    """An EHR page of another site frames the app's launch URL: over https the app's
+    session cookie (SameSite=None, Secure, Partitioned) survives launch → authorize →
+    callback inside the frame, and the frame shows third-line's timeline."""
+    live, certificate = live_tls
+    launch = requests.post(
+        f"{live.base}/fhir/_services/smart/Launch",
+        json={"launchUrl": f"{live.base}/app/launch", "parameters": {"patient": "third-line"}},
+        timeout=10,
+        verify=str(certificate),
+    ).json()["launch_id"]
+    url = f"{live.base}/app/launch?launch={launch}&iss={live.base}/fhir"
+    context = browser.new_context(
+        viewport={"width": 1200, "height": 1000}, ignore_https_errors=True
+    )
+    context.set_default_timeout(WAIT_MS)
+    try:
+        ehr = _watched(context.new_page())
+        with ehr_page_framing(url) as ehr_url:
+            ehr.goto(ehr_url)
+            frame = ehr.frame_locator("#app")
+            frame.locator("#status").filter(has_text="Showing").wait_for()
+            assert "Third" in frame.locator("#patient-header").inner_text()
+            assert frame.locator("#timeline rect.bar").count() == 2
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            ehr.screenshot(path=str(OUTPUT / "app-in-ehr-frame.png"), full_page=True)
+        app = next(f for f in ehr.frames if f.url.startswith(live.base))
+        assert app.url == f"{live.base}/app/view"
+        cookie = next(c for c in context.cookies() if c["domain"] == "127.0.0.1")
+        assert (cookie["sameSite"], cookie["secure"]) == ("None", True)
+        assert ehr.errors == []
+    finally:
+        context.close()

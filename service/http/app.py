@@ -50,6 +50,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    has_request_context,
     jsonify,
     redirect,
     render_template,
@@ -133,7 +134,16 @@ def _instance_secret(folder: Path) -> str:
 class CookieFirstSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, which look for the cookie before building the
     signer: a request without one (every hook call: EHRs send no cookie) gets its empty
-    session without the signer built for nothing, about a tenth of a cache hit's time."""
+    session without the signer built for nothing, about a tenth of a cache hit's time.
+
+    Over https (the request's, or SCLC_CDS_BASE_URL's) the cookie is `SameSite=None;
+    Secure; Partitioned`: an EHR that shows the SMART app in a frame of its own page (a
+    cross-site frame) keeps the app's sign-in, which a `SameSite=Lax` cookie loses
+    between launch and callback. Partitioned (CHIPS): the cookie is kept apart for each
+    top-level site that frames the app, so a page of another site never sends it.
+    Over plain http, where browsers refuse `SameSite=None` without `Secure`, it stays
+    `SameSite=Lax`: the app works in a window or tab of its own.
+    """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if app.secret_key and (
@@ -143,11 +153,23 @@ class CookieFirstSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            has_request_context() and request.is_secure
+        )
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return "None" if self.get_cookie_secure(app) else "Lax"
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return self.get_cookie_secure(app)
+
 
 def configure_session(app: Flask, settings: Settings) -> None:
     """Sign the session cookie with `SCLC_CDS_SECRET_KEY`, else with a key kept in the
     instance folder (one key for every gunicorn worker, as the app is built before they
-    fork, and across restarts); HttpOnly and SameSite=Lax, Secure behind https."""
+    fork, and across restarts); HttpOnly, and framed or not over https
+    (`CookieFirstSessions`)."""
     key = settings.secret_key
     if key is None:
         try:
@@ -160,7 +182,6 @@ def configure_session(app: Flask, settings: Settings) -> None:
     app.session_interface = CookieFirstSessions()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings.base_url and settings.base_url.startswith("https:")),
     )
 

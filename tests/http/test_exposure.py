@@ -104,7 +104,8 @@ def test_workers_default_to_the_cpu_count_and_can_be_set() -> None:
     assert "certfile" not in chosen
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, valid for an hour (PEM files in `folder`)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
@@ -137,7 +138,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 def test_serve_speaks_tls_itself_with_a_certificate(tmp_path: Path) -> None:
     """SCLC_CDS_TLS_CERT and _KEY: HTTPS on the same port, verified against that certificate."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     with running_service(
         tmp_path,
         SCLC_CDS_TLS_CERT=str(cert),

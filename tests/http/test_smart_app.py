@@ -291,7 +291,8 @@ def test_a_server_failing_otherwise_gets_its_own_message(make_app: AppFactory) -
 
 
 def test_pages_keep_codes_and_tokens_out_of_caches_and_referers(client: CheckedClient) -> None:
-    """App responses: no-store, no Referer; the session cookie is HttpOnly, SameSite=Lax."""
+    """App responses: no-store, no Referer; the session cookie is HttpOnly, SameSite=Lax
+    over plain http."""
     answer = client.get(f"/app/launch?iss={OWN_FHIR}")
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["Referrer-Policy"] == "no-referrer"

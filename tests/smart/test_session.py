@@ -37,14 +37,34 @@ def test_without_one_a_key_is_kept_in_the_instance_folder(tmp_path: Path) -> Non
     assert list((tmp_path / "instance").iterdir()) == [path]  # no draft left behind
 
 
-def test_the_cookie_is_http_only_and_same_site_lax(tmp_path: Path) -> None:
-    """HttpOnly and SameSite=Lax always; Secure when the public URL is https."""
-    plain = app_in(tmp_path, SECRET_KEY=KEY)
-    assert plain.config["SESSION_COOKIE_HTTPONLY"] is True
-    assert plain.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert plain.config["SESSION_COOKIE_SECURE"] is False
+def _cookie(app: Flask, base_url: str) -> str:
+    """The Set-Cookie header of a response that keeps something in the session."""
+
+    @app.get("/remember")
+    def remember() -> str:
+        session["kept"] = "value"
+        return "kept"
+
+    return str(app.test_client().get("/remember", base_url=base_url).headers["Set-Cookie"])
+
+
+def _attributes(cookie: str) -> set[str]:
+    return {part.strip() for part in cookie.split(";")[1:]}
+
+
+def test_the_cookie_is_lax_over_http_and_framable_over_https(tmp_path: Path) -> None:
+    """HttpOnly always. Over plain http: SameSite=Lax, not Secure. Over https (the
+    request's, or the public URL's): SameSite=None, Secure and Partitioned, so that the
+    app keeps its sign-in inside an EHR's cross-site frame."""
+    plain = _attributes(_cookie(app_in(tmp_path, SECRET_KEY=KEY), "http://localhost"))
+    assert {"HttpOnly", "SameSite=Lax"} <= plain
+    assert not {"Secure", "Partitioned", "SameSite=None"} & plain
+    framable = {"HttpOnly", "Secure", "SameSite=None", "Partitioned"}
+    over_tls = _attributes(_cookie(app_in(tmp_path, SECRET_KEY=KEY), "https://localhost"))
+    assert framable <= over_tls
+    assert "SameSite=Lax" not in over_tls
     behind_tls = app_in(tmp_path, SECRET_KEY=KEY, BASE_URL="https://cds.example.org")
-    assert behind_tls.config["SESSION_COOKIE_SECURE"] is True
+    assert framable <= _attributes(_cookie(behind_tls, "http://localhost"))
 
 
 def test_sessions_read_their_cookie_and_cost_nothing_without_one(
