@@ -20,6 +20,13 @@ followed; every URL is normalised and must stay under the FHIR server's base
 time) gives the caller one and the same message, so a caller learns nothing about the
 ports of the network the service sits in; the log records the error class, never a
 URL, id or token.
+
+At the end of the budget every connection the call opened is shut (`FhirClient.stop`),
+so a server that drips its status line or headers, before there is an answer to cut,
+loses the call's threads at once instead of holding them until it stops: the sessions'
+connection pools note each connection once it is connected (`_watched`). (A TLS
+handshake still in progress is the one step not cut: each of its reads is bounded by
+the read timeout.)
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import functools
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +48,9 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
 import urllib3.exceptions
+import urllib3.poolmanager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from service.errors import InputError, PrefetchUnavailable
 from service.fhir.load import RawResource, resources_from_json
@@ -216,6 +227,53 @@ class Fetched:
     cut_short: str | None = None
 
 
+# The FhirClient whose request this thread is sending (set around each request).
+_SENDING = threading.local()
+
+
+def _note_connected(connection: HTTPConnection) -> None:
+    client: FhirClient | None = getattr(_SENDING, "client", None)
+    if client is not None:
+        client._connected(connection)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _note_connected(self)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()  # TCP and the TLS handshake
+        _note_connected(self)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _watched(session: requests.Session) -> requests.Session:
+    """`session`, whose plain HTTP(S) adapters note every connection they make for the
+    client sending on this thread; adapters of other kinds (the service's own /fhir in
+    process, a test's transport) and connections through a proxy are left as they are."""
+    for adapter in session.adapters.values():
+        manager = getattr(adapter, "poolmanager", None)
+        if (
+            isinstance(manager, urllib3.PoolManager)
+            and manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme
+        ):
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+    return session
+
+
 class FhirClient:
     """A CDS client's FHIR server, on behalf of one hook call, within `limits`.
 
@@ -246,6 +304,8 @@ class FhirClient:
         self._opened: list[requests.Session] = []
         self._closed = False
         self._reading: set[requests.Response] = set()
+        self._connections: set[HTTPConnection] = set()
+        self._stopped = False
         self._call_bytes = 0
         self.requests_made = 0
 
@@ -260,15 +320,29 @@ class FhirClient:
         return self._deadline - time.monotonic()
 
     def stop(self) -> None:
-        """End the budget now, from any thread: answers being read are cut (their reads
-        wake at once) and no new request starts."""
+        """End the budget now, from any thread: answers being read are cut and every
+        connection the client opened is shut (their reads wake at once, even before a
+        status line or between headers), and no new request starts."""
         with self._lock:
             self._deadline = min(self._deadline, time.monotonic())
+            self._stopped = True
             reading = list(self._reading)
+            connections = list(self._connections)
         for response in reading:
             # Already closed by its thread, or released: nothing left to cut.
             with contextlib.suppress(OSError, RuntimeError, ValueError):
                 response.raw.shutdown()
+        for connection in connections:
+            _shut(connection)
+
+    def _connected(self, connection: HTTPConnection) -> None:
+        """A connection one of the client's threads has just opened (`_watched`); shut at
+        once when the client has stopped meanwhile."""
+        with self._lock:
+            self._connections.add(connection)
+            stopped = self._stopped
+        if stopped:
+            _shut(connection)
 
     def close(self) -> None:
         """Close every session the client opened."""
@@ -276,6 +350,8 @@ class FhirClient:
             opened, self._opened, self._closed = self._opened, [], True
         for session in opened:
             session.close()
+        with self._lock:
+            self._connections.clear()
 
     def fetch(self, query: str) -> Fetched:
         """A read (`Type/id`) or a search (`Type?params`, every page read in one Bundle)."""
@@ -326,7 +402,7 @@ class FhirClient:
             with self._lock:
                 if self._closed:  # a thread the call stopped waiting for
                     raise _OutOfTime()
-                session = self._local.session = self._sessions()
+                session = self._local.session = _watched(self._sessions())
                 self._opened.append(session)
         return session
 
@@ -343,8 +419,10 @@ class FhirClient:
         with self._lock:
             self.requests_made += 1
         timeouts = self.limits.timeouts
+        session = self._session()
+        _SENDING.client = self  # the connections it opens are this client's (`_watched`)
         try:
-            response = self._session().request(
+            response = session.request(
                 method,
                 normalise(url),
                 headers=self._headers,
@@ -355,6 +433,8 @@ class FhirClient:
             )
         except requests.RequestException as error:
             raise self._failure(type(error).__name__) from None
+        finally:
+            _SENDING.client = None
         with self._lock:
             self._reading.add(response)
         try:
@@ -412,6 +492,15 @@ class FhirClient:
         with self._lock:
             self._call_bytes += size
             return self._call_bytes <= self.limits.call_bytes
+
+
+def _shut(connection: HTTPConnection) -> None:
+    """Shut `connection`'s socket both ways: a read waiting on it returns at once."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # socket.socket's own shutdown: on a TLS socket too, without its TLS state
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _cut(bundle: dict[str, Any], entries: list[Any], *, pages: int, why: str) -> Fetched:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -289,6 +290,86 @@ def silent_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         yield int(listener.getsockname()[1])
+
+
+class HeaderDrip:
+    """A FHIR server on loopback that answers every request with a status line and then
+    its headers one byte every `every` seconds, never ending them (for `lasting`
+    seconds): each byte passes any read timeout. It notes how many connections it took
+    and how many are still open (a client that shuts its socket is seen within `every`).
+    """
+
+    def __init__(
+        self, *, every: float = 0.2, lasting: float = 30.0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.every = every
+        self.lasting = lasting
+        self.tls = tls  # a server context: https, the handshake done before the drip
+        self.taken = 0
+        self._open = 0
+        self._lock = threading.Lock()
+        self._listener = socket.socket()
+        self._stopped = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/fhir"
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return self._open
+
+    def __enter__(self) -> HeaderDrip:
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # the accept timeout, or the listener closed
+                continue
+            with self._lock:
+                self.taken += 1
+                self._open += 1
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        ends = time.monotonic() + self.lasting
+        try:
+            if self.tls is not None:
+                connection.settimeout(5)
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            connection.settimeout(self.every)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n")
+            connection.sendall(b"X-Slow: ")
+            while time.monotonic() < ends and not self._stopped.is_set():
+                connection.sendall(b"a")
+                try:
+                    if connection.recv(1) == b"":
+                        return  # the client shut its socket
+                except TimeoutError:
+                    continue  # nothing from the client in `every` seconds: drip again
+        except OSError:
+            return  # the client is gone
+        finally:
+            connection.close()
+            with self._lock:
+                self._open -= 1
 
 
 def _is_read(path: str) -> bool:

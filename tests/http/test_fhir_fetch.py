@@ -13,7 +13,9 @@ starting the server (`serving`) and sends a token.
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ from service.fhir.client import MAX_THREADS, render_template
 from service.fhir.urls import allowed, normalise
 from service.hooks import PREFETCH
 from tests.http.conftest import AppFactory
-from tests.http.fhir_server import MAX_ANSWER_SECONDS, FhirServer, silent_port
+from tests.http.fhir_server import MAX_ANSWER_SECONDS, FhirServer, HeaderDrip, silent_port
 from tests.http.support import (
     SERVICE_IDS,
     CheckedClient,
@@ -40,6 +42,7 @@ from tests.http.support import (
     prefetch_for,
     serving,
 )
+from tests.http.test_exposure import self_signed
 from tests.http.test_fhir_endpoint import sandbox_call
 from tests.http.test_real_process import running_service
 
@@ -526,6 +529,45 @@ def test_a_dripping_server_is_cut_at_the_budget(make_app: AppFactory) -> None:
     assert seconds <= BUDGET + MARGIN
     assert response.status_code == 412
     assert response.json["issue"][0]["diagnostics"] == UNUSABLE
+
+
+def _verifying(certificate: Path) -> requests.Session:
+    """A session trusting `certificate` (a test server's, self-signed), whatever the
+    environment's CA bundle says (REQUESTS_CA_BUNDLE would override `verify`)."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(certificate)
+    return session
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_server_dripping_its_headers_is_let_go_at_the_budget(
+    make_app: AppFactory, tmp_path: Path, scheme: str
+) -> None:
+    """Headers one byte every 0.2 s, never ended (over TLS too): 412 within the budget
+    and the margin, and every connection the call opened is shut by then (its threads
+    end), not left reading until the server stops (30 s here)."""
+    tls, sessions = None, requests.Session
+    if scheme == "https":
+        cert, key = self_signed(tmp_path)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        sessions = functools.partial(_verifying, cert)
+    with HeaderDrip(every=0.2, lasting=30.0, tls=tls) as server:
+        app = make_app(
+            FHIR_SERVERS=server.base_url,
+            FHIR_BUDGET_SECONDS=BUDGET,
+            FHIR_SESSION_FACTORY=sessions,
+        )
+        response, seconds = _timed(app.test_client(), fetching_request(server.base_url))
+        deadline = time.monotonic() + MARGIN
+        while server.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        still_open = server.open_connections()
+    assert response.status_code == 412
+    assert seconds <= BUDGET + MARGIN
+    assert server.taken >= 1
+    assert still_open == 0
 
 
 def test_paging_cut_short_by_the_budget_keeps_the_pages_read(
