@@ -246,20 +246,68 @@ def sent_prefetch(raw: bytes) -> SentPrefetch | None:
     """`raw`'s prefetch untouched, and every other field read as `loads` reads the whole
     body: without parsing the prefetch, which is nearly all of a request.
 
-    None when the body is anything but a JSON object of the CDS Hooks request's fields
-    (a field the spec does not name, invalid or non-strict JSON: NaN, a byte-order mark,
-    a lone surrogate) or its other fields are refused by `loads`: the caller reads the
-    whole body then, and says what is wrong. The rest is a JSON object of the same
-    fields, values and nesting as the body's (a field sent twice: the last, as every
-    parser here takes it), so `loads` reads it as it reads them in the body, limits
-    included; two bodies with the same prefetch bytes hold the same prefetch, whichever
-    parser reads it.
+    None when the body is anything but a JSON object of the CDS Hooks request's fields,
+    each once and named plainly (a field the spec does not name, a field sent twice, an
+    escaped name, invalid or non-strict JSON: NaN, a byte-order mark, a lone surrogate)
+    or its other fields are refused by `loads`: the caller reads the whole body then,
+    and says what is wrong. The rest is then a JSON object of the very fields, values
+    and nesting of the body but the prefetch, so `loads` reads it as it reads them in
+    the body, limits included; two bodies with the same prefetch bytes hold the same
+    prefetch, whichever parser reads it.
     """
     try:
         envelope = _ENVELOPE.decode(raw)
-        fields = [(name, getattr(envelope, name)) for name in _BESIDE_PREFETCH]
-        text = b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields if value)
-        rest = loads(b"{" + text + b"}")
-    except (msgspec.DecodeError, InputError):
+    except msgspec.DecodeError:
         return None
-    return SentPrefetch(bytes(envelope.prefetch), rest)
+    prefetch = bytes(envelope.prefetch)
+    fields = [
+        (name, bytes(value)) for name in _BESIDE_PREFETCH if (value := getattr(envelope, name))
+    ]
+    if not _each_field_once(raw, prefetch, fields):
+        return None
+    text = b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields)
+    try:
+        rest = loads(b"{" + text + b"}")
+    except InputError:
+        return None
+    return SentPrefetch(prefetch, rest)
+
+
+_WHITESPACE = b" \t\r\n"
+
+
+def _solid(data: bytes) -> int:
+    """How many bytes of `data` are not JSON whitespace."""
+    return len(data.translate(None, _WHITESPACE))
+
+
+def _each_field_once(raw: bytes, prefetch: bytes, fields: list[tuple[str, bytes]]) -> bool:
+    """Whether the JSON object `raw` is made of these fields alone, each sent once under
+    its plain name, with these values (the decoder keeps the last of a field sent twice,
+    and never reads the first: its bytes need not even be UTF-8). Counted, not parsed:
+    the bytes of `raw` that are not whitespace are the braces, a comma between members
+    and each member's quoted name, colon and value; a member more, or an escaped name,
+    makes them more. The prefetch is left out of the count where it stands in `raw` (at
+    any of its places: they are the same bytes)."""
+    members = len(fields) + bool(prefetch)
+    outside = raw
+    if prefetch:
+        at = _place_of(raw, prefetch)
+        if at < 0:
+            return False
+        outside = raw[:at] + raw[at + len(prefetch) :]
+        fields = [*fields, ("prefetch", b"")]
+    expected = (
+        1 + members + sum(len(name) + 3 + _solid(value) for name, value in fields) if members else 2
+    )
+    return _solid(outside) == expected
+
+
+def _place_of(raw: bytes, part: bytes) -> int:
+    """Where `part` (a slice of `raw`) stands in `raw`: found by its first bytes, then
+    compared whole (a search for the whole of a long part costs more than reading it)."""
+    head = part[:64]
+    at = raw.find(head)
+    while at >= 0 and not raw.startswith(part, at):
+        at = raw.find(head, at + 1)
+    return at

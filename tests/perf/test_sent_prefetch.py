@@ -29,6 +29,19 @@ def _whole(raw: bytes) -> Any:
         return ("error", str(error))
 
 
+def _strict(value: Any) -> bool:
+    """Whether `value` is written as strict JSON (no NaN, no Infinity)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _refused(reading: Any) -> bool:
+    return isinstance(reading, tuple) and reading[0] == "error"
+
+
 def _nested(depth: int) -> Any:
     value: Any = 1
     for _ in range(depth):
@@ -44,25 +57,47 @@ bodies = st.dictionaries(
 @settings(max_examples=400, deadline=None)
 @given(bodies, st.booleans(), st.booleans())
 def test_a_cut_body_reads_as_the_whole_body(body: dict[str, Any], indent: bool, dup: bool) -> None:
-    """Whatever the fields, values, layout and duplicates: when the body is cut, its rest
-    is the whole body's reading without `prefetch`, and the prefetch bytes read as its
-    prefetch; an unknown field is never cut."""
+    """Whatever the fields, values and layout: a body of the request's fields, each once,
+    in strict JSON, that reads whole is cut; its rest is the whole body's reading
+    without `prefetch`, and the prefetch bytes read as its prefetch. A field sent twice
+    or one the spec does not name: never cut."""
     text = json.dumps(body, indent=2 if indent else None)
-    if dup and body:  # a field sent twice: both parsers keep the last
+    twice = dup and bool(body)
+    if twice:  # a field sent twice: the decoder would keep the last, never reading the first
         name = next(iter(body))
         text = text.replace("{", f'{{"{name}": "first", ', 1)
     raw = text.encode()
     whole = _whole(raw)
     cut = sent_prefetch(raw)
-    if cut is None:
+    if twice or "somethingElse" in body:
+        assert cut is None
         return
-    assert "somethingElse" not in body
-    assert isinstance(whole, dict)
+    if cut is None:  # only when the whole body is refused too, or is not strict JSON
+        assert _refused(whole) or not _strict(body)
+        return
+    if _refused(whole):  # refused for its prefetch, which the cut does not read
+        assert "prefetch" in body
+        return
     assert _same(cut.rest, {k: v for k, v in whole.items() if k != "prefetch"})
     if "prefetch" in whole:
         assert _same(loads(cut.prefetch), whole["prefetch"])
     else:
         assert cut.prefetch == b""
+
+
+def test_a_field_sent_twice_is_never_cut() -> None:
+    """The first of two `context`s holds bytes that are not UTF-8, nests too deep, or
+    holds an integer of too many digits: the whole body is refused, and it is not cut
+    (answering it from its last `context` would answer what a fresh call refuses)."""
+    good = b'{"hook": "patient-view", "context": {"patientId": "p"}, "prefetch": {}}'
+    assert sent_prefetch(good) is not None
+    for first in (b'"\xff"', json.dumps(_nested(MAX_DEPTH)).encode(), b"1" * 50):
+        raw = good.replace(b'"context"', b'"context": %s, "context"' % first, 1)
+        assert _refused(_whole(raw))
+        assert sent_prefetch(raw) is None
+    escaped = good.replace(b'"hook"', b'"hoo\\u006b"')
+    assert json.loads(escaped)["hook"] == "patient-view"
+    assert sent_prefetch(escaped) is None  # named otherwise than plainly: read whole
 
 
 def test_the_prefetch_is_kept_byte_for_byte() -> None:
@@ -85,10 +120,10 @@ def test_the_rest_is_held_to_the_limits_of_the_whole_body() -> None:
     deep["context"] = {"x": _nested(MAX_DEPTH - 1)}
     past = json.dumps(deep).encode()
     assert sent_prefetch(past) is None
-    assert _whole(past)[0] == "error"
+    assert _refused(_whole(past))
     huge = b'{"hook": "patient-view", "context": {"n": 1%s}}' % (b"0" * MAX_NUMBER_DIGITS)
     assert sent_prefetch(huge) is None
-    assert _whole(huge)[0] == "error"
+    assert _refused(_whole(huge))
 
 
 def test_what_is_not_a_plain_hook_request_is_not_cut() -> None:
