@@ -15,7 +15,9 @@ caller need not wait for it: `freed_after_answer` hands what a call read to its
 response, which lets go of it when the server closes the response, after sending it
 (PEP 3333: the server calls `close()` once the response is written). The collector stays
 paused until then; otherwise its first young collection after the call would walk every
-object of the body, still alive and all in the youngest generation.
+object of the body, still alive and all in the youngest generation. An answer neither
+closed nor freed within `HOLD_SECONDS` (caught in a reference cycle, which only the
+collector could free) is given up on, so that it cannot keep the collector paused.
 """
 
 from __future__ import annotations
@@ -23,52 +25,67 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from flask import Response
 
-__all__ = ["YOUNG_LIMIT", "collector_paused", "freed_after_answer"]
+__all__ = ["HOLD_SECONDS", "YOUNG_LIMIT", "collector_paused", "freed_after_answer"]
 
 YOUNG_LIMIT = 200_000  # container objects allocated (net) since the last collection
+# An answer holding its call's objects longer than this is taken as lost (see `_Pause`).
+HOLD_SECONDS = 60.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class _Pause:
-    """How many calls of this process are running, how many answers hold what their
-    call read, and whether to resume after them."""
+    """How many calls of this process are running, which answers hold what their call
+    read (since when), and whether to resume after them."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.running = 0
-        self.holding = 0
+        self.holds: dict[int, float] = {}  # id of a `_Release` -> when it began to hold
         self.resume = False
 
-    def enter(self, *, hold: bool = False) -> None:
+    def enter(self, *, hold: object | None = None) -> None:
         with self.lock:
-            if self.running + self.holding == 0:
+            self._give_up_old_holds()
+            if self.running + len(self.holds) == 0:
                 self.resume = gc.isenabled()
                 gc.disable()
-            if hold:
-                self.holding += 1
+            if hold is not None:
+                self.holds[id(hold)] = time.monotonic()
             else:
                 self.running += 1
 
-    def leave(self, *, hold: bool = False) -> None:
+    def leave(self, *, hold: object | None = None) -> None:
         with self.lock:
-            if hold:
-                self.holding -= 1
-            else:
+            if hold is None:
                 self.running -= 1
-            if self.running + self.holding == 0:
+            elif self.holds.pop(id(hold), None) is None:
+                return  # given up on already (`HOLD_SECONDS`)
+            self._give_up_old_holds()
+            if self.running + len(self.holds) == 0:
                 if self.resume:
                     gc.enable()
             elif self.running and gc.get_count()[0] > YOUNG_LIMIT:
                 # other calls still run: bound the cyclic garbage they leave waiting (an
                 # answer on its way only frees, and its call's objects are all alive)
                 gc.collect(1)
+
+    def _give_up_old_holds(self) -> None:
+        """An answer never closed nor freed (caught in a reference cycle, which only the
+        paused collector could free) must not keep the collector paused for good."""
+        now = time.monotonic()
+        old = [key for key, since in self.holds.items() if now - since > HOLD_SECONDS]
+        for key in old:
+            del self.holds[key]
+        if old and self.running + len(self.holds) == 0 and self.resume:
+            gc.enable()  # the pause they held ends here
 
 
 _PAUSE = _Pause()
@@ -95,14 +112,14 @@ class _Release:
     __slots__ = ("held",)
 
     def __init__(self, held: tuple[object, ...]) -> None:
-        _PAUSE.enter(hold=True)
         self.held: tuple[object, ...] | None = held
+        _PAUSE.enter(hold=self)
 
     def __call__(self) -> None:
         held, self.held = self.held, None
         if held is not None:
             del held  # freed here, by reference counting, with the collector still paused
-            _PAUSE.leave(hold=True)
+            _PAUSE.leave(hold=self)
 
     def __del__(self) -> None:
         self()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -118,3 +119,20 @@ def test_an_answer_on_its_way_does_not_collect_for_the_calls_after_it(
     response.close()
     assert collections == []
     assert gc.isenabled()
+
+
+def test_an_answer_never_closed_nor_freed_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer kept alive and never closed (as one caught in a reference cycle would
+    be) keeps the collector paused only until HOLD_SECONDS have passed: the next call
+    resumes it, and closing that answer at last changes nothing."""
+    monkeypatch.setattr(collector, "HOLD_SECONDS", 0.05)
+    lost = collector_paused(lambda: freed_after_answer(Response("{}"), _Held()))()
+    paused_while_held = not gc.isenabled()
+    time.sleep(0.1)
+    collector_paused(lambda: None)()
+    resumed = gc.isenabled()
+    lost.close()
+    assert (paused_while_held, resumed) == (True, True)
+    assert gc.isenabled()
+    seen = collector_paused(gc.isenabled)()  # the counts still right: paused in a call
+    assert (seen, gc.isenabled()) == (False, True)
