@@ -27,6 +27,7 @@ import orjson
 from flask import request
 
 from service.errors import InputError
+from service.wire import ServiceRequest
 
 __all__ = [
     "MAX_DEPTH",
@@ -217,20 +218,17 @@ def body_bytes() -> bytes:
 # --- a hook request's prefetch, as sent ---------------------------------------------------
 
 
-class _HookEnvelope(msgspec.Struct, forbid_unknown_fields=True):
-    """A CDS Hooks request's top-level fields, each as its JSON text (empty: not sent)."""
-
-    hook: msgspec.Raw = msgspec.Raw(b"")
-    hookInstance: msgspec.Raw = msgspec.Raw(b"")
-    fhirServer: msgspec.Raw = msgspec.Raw(b"")
-    fhirAuthorization: msgspec.Raw = msgspec.Raw(b"")
-    context: msgspec.Raw = msgspec.Raw(b"")
-    prefetch: msgspec.Raw = msgspec.Raw(b"")
-    extension: msgspec.Raw = msgspec.Raw(b"")
-
-
-_ENVELOPE = msgspec.json.Decoder(_HookEnvelope)
-_BESIDE_PREFETCH = tuple(name for name in _HookEnvelope.__struct_fields__ if name != "prefetch")
+# A CDS Hooks request's top-level fields (the wire model's, and the spec's `extension`),
+# each decoded as its JSON text (empty: not sent).
+_HOOK_FIELDS = (*ServiceRequest.model_fields, "extension")
+_ENVELOPE = msgspec.json.Decoder(
+    msgspec.defstruct(
+        "_HookEnvelope",
+        [(name, msgspec.Raw, msgspec.Raw(b"")) for name in _HOOK_FIELDS],
+        forbid_unknown_fields=True,
+    )
+)
+_BESIDE_PREFETCH = tuple(name for name in _HOOK_FIELDS if name != "prefetch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +254,7 @@ def sent_prefetch(raw: bytes) -> SentPrefetch | None:
     prefetch, whichever parser reads it.
     """
     try:
-        envelope = _ENVELOPE.decode(raw)
+        envelope: Any = _ENVELOPE.decode(raw)  # a struct of _HOOK_FIELDS
     except msgspec.DecodeError:
         return None
     prefetch = bytes(envelope.prefetch)
