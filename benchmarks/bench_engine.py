@@ -45,17 +45,13 @@ from typing import Any
 import http_load  # benchmarks/http_load.py
 from records import hook_body, padded_bundle, prefetch_of, resource_count
 
-from service import create_app
 from service.engine.rules import DEFAULT_THRESHOLDS
 from service.fhir import resources_from_json
+from service.http.factory import create_app
 from service.http.log import LOGGER_NAME
+from service.http.state import EXTENSION
 from service.pipeline import assess
 from service.settings import DEFAULTS
-
-try:  # the landed code before issue 11 has no cache (run against it for "before" figures)
-    from service.pipeline import cache_of
-except ImportError:  # pragma: no cover
-    cache_of = None  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
@@ -127,7 +123,7 @@ def in_process() -> list[dict[str, Any]]:
     )
     logging.getLogger(LOGGER_NAME).setLevel(logging.WARNING)  # figures only, no call log
     client = app.test_client()
-    clear = cache_of(app.extensions).clear if cache_of is not None else (lambda: None)
+    clear = app.extensions[EXTENSION].cache.clear
     thresholds = DEFAULT_THRESHOLDS
     rows = []
     for label, data in records():

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile_hook.py [--size 20000] [--top 20]
 
 One real-shaped record (`benchmarks/records.py`) of `--size` resources. First the
-stages of `service.http.hooks.call_service` run one by one (median of `--runs`, the
+stages of `service.http.cds_hooks.call_service` run one by one (median of `--runs`, the
 garbage collector paused as in a call), beside the floor (`json.loads` of the body);
 then one whole call through the Flask test client under cProfile, its functions by
 their own time. Figures for docs/PERFORMANCE.md; nothing is checked.
@@ -24,14 +24,16 @@ from datetime import date
 
 from records import hook_body, padded_bundle, prefetch_of
 
-from service import create_app, hooks
+from service import hooks
+from service.cache import CONTENT_BYTES_EACH
 from service.cards import patient_view_cards
 from service.engine import evaluate
-from service.fhir.client import gather
+from service.fetch.gather import gather
 from service.fhir.parse import MODELS, select
-from service.http.body import loads, sent_prefetch
+from service.hooks.body import loads, sent_prefetch
+from service.http.factory import create_app
 from service.http.log import LOGGER_NAME
-from service.pipeline import CONTENT_BYTES_EACH, cache_of
+from service.http.state import EXTENSION
 
 TODAY = date(2026, 11, 21)
 PATH = "/cds-services/sclc-relapse-patient-view"
@@ -49,7 +51,7 @@ def _one_run(body: bytes, patient: str, times: dict[str, list[float]]) -> None:
 
     json.loads(body)
     lap("floor: json.loads")
-    if len(body) <= CONTENT_BYTES_EACH:  # the request-content key (service.http.hooks)
+    if len(body) <= CONTENT_BYTES_EACH:  # the request-content key (service.hooks.call)
         sent = sent_prefetch(body)
         if sent is not None:
             hooks.parse_hook_request(sent.rest, hook=service.hook)
@@ -139,7 +141,7 @@ def main() -> int:
     logging.getLogger(LOGGER_NAME).setLevel(logging.WARNING)
     client = app.test_client()
     client.post(PATH, data=body, content_type="application/json")  # warm up
-    cache_of(app.extensions).clear()
+    app.extensions[EXTENSION].cache.clear()
     profile = cProfile.Profile()
     profile.enable()
     client.post(PATH, data=body, content_type="application/json")

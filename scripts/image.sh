@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the container image with podman and check it really serves.
+# Build the container images (production, the default target, and demo) with podman and
+# check that each really serves what it should.
 #
 # No Docker engine or container registry is reachable here, so: the base image
 # debian:bookworm-slim is made locally with debootstrap (from the machine's own Debian
@@ -11,9 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${IMAGE:-localhost/sclc-relapse-cds:latest}
+DEMO_IMAGE=${DEMO_IMAGE:-localhost/sclc-relapse-cds:demo}
 BASE=docker.io/library/debian:bookworm-slim
 CA=/etc/ssl/certs/ca-certificates.crt
-PORT=${IMAGE_CHECK_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 log() { printf 'image: %s\n' "$*" >&2; }
 
@@ -39,12 +41,24 @@ if ! podman image exists "$BASE"; then
     trap - EXIT
 fi
 
-log "building $IMAGE"
-podman build --pull=never --isolation=chroot --cgroup-manager=cgroupfs --format docker \
-    -v "$CA:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt \
-    -t "$IMAGE" .
+build() {  # TAG [podman build options]
+    local tag=$1
+    shift
+    log "building $tag"
+    podman build --pull=never --isolation=chroot --cgroup-manager=cgroupfs --format docker \
+        -v "$CA:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt \
+        "$@" -t "$tag" .
+}
+build "$DEMO_IMAGE" --target demo
+build "$IMAGE"  # the default target: production
 
-# --- check: the image's CMD, USER and ENV, started in a chroot of the image ---------
+# --- check: an image's CMD, USER and ENV, started in a chroot of the image -----------
+# check IMAGE KIND: starts the image's own CMD (on loopback, so without JWTs) and runs
+# the probe of KIND (production or demo) against it.
+check() {
+    local IMAGE=$1 kind=$2 PORT
+    PORT=${IMAGE_CHECK_PORT:-$(free_port)}
+    (
 user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
 healthcheck=$(podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" 2>/dev/null || true)
 [ "$user" != "" ] && [ "$user" != "root" ] && [ "$user" != "0" ] || { log "image runs as root"; exit 1; }
@@ -86,8 +100,8 @@ PY
     kill -0 "$server" 2>/dev/null || { cat "$scratch/server.log" >&2; log "the image's CMD exited"; exit 1; }
     sleep 1
 done
-python3 - "$PORT" <<'PY'
-import json, sys, urllib.request
+python3 - "$PORT" "$kind" <<'PY'
+import json, sys, urllib.error, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
 def get(path):
     with urllib.request.urlopen(base + path, timeout=10) as response:
@@ -96,10 +110,21 @@ status, body = get("/healthz")
 assert status == 200 and json.loads(body) == {"status": "ok"}, body
 services = {s["id"] for s in json.loads(get("/cds-services")[1])["services"]}
 assert services == {"sclc-relapse-patient-view", "sclc-relapse-order-select", "sclc-relapse-order-sign"}, services
-patients = json.loads(get("/demo/api/patients")[1])
-assert len(patients) >= 20, len(patients)
-assert get("/fhir/Patient/third-line")[0] == 200
-assert b"<html" in get("/demo")[1]
+if sys.argv[2] == "demo":
+    patients = json.loads(get("/demo/api/patients")[1])
+    assert len(patients) >= 20, len(patients)
+    assert get("/fhir/Patient/third-line")[0] == 200
+    assert b"<html" in get("/demo")[1]
+    shown = f"/demo ({len(patients)} patients), /fhir"
+else:  # production: the demo EHR is left out
+    for path in ("/demo", "/fhir/Patient/third-line"):
+        try:
+            get(path)
+        except urllib.error.HTTPError as error:
+            assert error.code == 404, (path, error.code)
+        else:
+            raise AssertionError(f"{path} is served by the production image")
+    shown = "no /demo, no /fhir"
 feedback = {"feedback": [{"card": "0f5c2a52-3b6e-4f47-9d7c-5e0f7f2f6a11", "outcome": "overridden",
                           "outcomeTimestamp": "2026-11-21T10:00:00Z"}]}
 request = urllib.request.Request(base + "/cds-services/sclc-relapse-patient-view/feedback",
@@ -107,7 +132,17 @@ request = urllib.request.Request(base + "/cds-services/sclc-relapse-patient-view
                                  headers={"Content-Type": "application/json"})
 with urllib.request.urlopen(request, timeout=10) as response:
     assert response.status == 200, response.status
-print(f"image: OK: /healthz, discovery ({len(services)} services), /demo ({len(patients)} patients), /fhir, feedback")
+print(f"image: {sys.argv[2]} OK: /healthz, discovery ({len(services)} services), {shown}, feedback")
 PY
 [ -s "$scratch/data/feedback.sqlite3" ] || { log "feedback was not written to /data"; exit 1; }
 log "feedback stored in the image's /data volume as user $user"
+if [ "$kind" = production ]; then
+    chroot "$root" /opt/venv/bin/python -c "import importlib.util as u
+assert u.find_spec('service.demo') is None and u.find_spec('distributed') is None" \
+        || { log "the production image holds the demo EHR or Dask"; exit 1; }
+    log "production: the demo EHR and the screen's Dask are left out"
+fi
+    )
+}
+check "$DEMO_IMAGE" demo
+check "$IMAGE" production

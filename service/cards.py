@@ -63,7 +63,7 @@ RELAPSE_AGENTS = frozenset(
     for a in agents
 )
 TIMELINE_LINK = "Open relapse timeline"
-TIMELINE_CONTEXT = '{"view": "timeline"}'  # appContext of the smart link (service.http.app)
+TIMELINE_CONTEXT = '{"view": "timeline"}'  # appContext of the smart link (service.smart.views)
 # Where the platinum sensitivity cut-offs come from (CLINICAL_RULES §7).
 _SENSITIVITY_DOCUMENTS = ("000_e1d9681268751f05.txt", "003_4cac35924055ddfc.txt")
 # First-line therapy context for the "no systemic therapy" card (§8).

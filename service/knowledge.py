@@ -533,4 +533,4 @@ def _check_engine_trial(trial: Trial, file: str) -> None:
 @cache
 def load_knowledge() -> Knowledge:
     """The knowledge shipped in the `cards` package, validated (read once)."""
-    return load_knowledge_from(resources.files("cards"))
+    return load_knowledge_from(resources.files("service.knowledge_base"))

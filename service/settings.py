@@ -12,20 +12,20 @@ variable with its meaning; the README's configuration table is checked against i
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
-from service.fhir.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
-from service.fhir.urls import normalise
+from service.fetch.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
+from service.fetch.urls import normalise
 from service.http.auth import JwtPolicy, policy_from_settings
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "VARIABLES", "Settings", "load_config"]
@@ -48,13 +48,14 @@ DEFAULTS: Mapping[str, Any] = {
     "BASE_URL": None,  # public base URL, when a proxy changes what the service sees
     "CORS_ORIGINS": "*",
     "FHIR_SERVERS": None,  # comma-separated fhirServer URL prefixes to query; None: any
-    "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the repository's
+    "FIXTURES_DIR": None,  # fixtures served at /fhir and /demo; None: the demo's own
     "DATABASE_URL": None,  # SQLAlchemy URL (postgresql+psycopg://…); None: SQLite FEEDBACK_DB
     "FHIR_BUDGET_SECONDS": 5.0,  # wall clock for all FHIR requests of one hook call
     "FHIR_MAX_ANSWER_BYTES": 10 * 1024 * 1024,  # one answer of the FHIR server
     "FHIR_MAX_CALL_BYTES": 32 * 1024 * 1024,  # every answer of one hook call together
     "WORKERS": None,  # gunicorn worker processes; None: one per CPU
     "THREADS": 4,  # threads of each worker
+    "CACHE": True,  # false: no call is answered from a cache (service.cache)
     "TLS_CERT": None,  # PEM certificate: `sclc-cds serve` speaks HTTPS itself
     "TLS_KEY": None,  # its private key
     "INSECURE": False,  # true: allow serving a non-loopback address without JWTs (loud)
@@ -71,9 +72,13 @@ VARIABLES: tuple[str, ...] = (
     *(f"{ENV_PREFIX}_{key}" for key in DEFAULTS if key not in NOT_FROM_ENV),
     f"{ENV_PREFIX}_{THRESHOLD_KEY}<NAME>",
 )
-# The scenario fixtures, shipped as package data (fhir_fixtures/ of the checkout when
-# installed editable).
-DEFAULT_FIXTURES_DIR = Path(str(resources.files("fhir_fixtures")))
+
+
+def demo_installed() -> bool:
+    """Whether this installation has the demo EHR (the production image leaves it out)."""
+    return importlib.util.find_spec("service.demo.pages") is not None
+
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -129,7 +134,7 @@ def _servers(value: Any) -> tuple[str, ...] | None:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ValueError(f"{_name('FHIR_SERVERS')} must be a comma-separated list of URLs")
     try:
-        # Normalised here, so a bad entry stops the service at start (service.fhir.urls).
+        # Normalised here, so a bad entry stops the service at start (service.fetch.urls).
         prefixes = tuple(normalise(i.strip()) for i in items if i.strip())
     except ValueError:
         raise ValueError(f"{_name('FHIR_SERVERS')} must list http(s) URLs") from None
@@ -185,7 +190,7 @@ class Settings:
     session_factory: SessionFactory
     jwt: JwtPolicy | None
     base_url: str | None
-    fixtures_dir: Path = DEFAULT_FIXTURES_DIR
+    fixtures_dir: Path | None = None  # None: the demo's own (service.demo.shipped_fixtures)
     host: str = "127.0.0.1"
     port: int = 8080
     fhir_servers: tuple[str, ...] | None = None
@@ -198,6 +203,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     insecure: bool = False
+    cache: bool = True
     demo: bool | None = None
     demo_fhir_auth: bool = False
     secret_key: str | None = None
@@ -205,9 +211,9 @@ class Settings:
 
     @property
     def demo_enabled(self) -> bool:
-        """/demo and the fixture /fhir are served (unset: on; `sclc-cds serve` decides by
-        the address it binds)."""
-        return self.demo is not False
+        """/demo and the fixture /fhir are served (unset: on where the demo is installed;
+        `sclc-cds serve` decides by the address it binds)."""
+        return self.demo is True or (self.demo is None and demo_installed())
 
     def evaluation_date(self) -> date:
         """The day the engine evaluates at: the fixed `TODAY`, else today."""
@@ -256,7 +262,7 @@ class Settings:
             session_factory=session_factory,
             jwt=jwt_policy,
             base_url=str(base_url).rstrip("/") if base_url else None,
-            fixtures_dir=Path(config.get("FIXTURES_DIR") or DEFAULT_FIXTURES_DIR),
+            fixtures_dir=Path(found) if (found := config.get("FIXTURES_DIR")) else None,
             fhir_servers=_servers(config.get("FHIR_SERVERS")),
             host=str(config.get("HOST") or "127.0.0.1"),
             port=_number(config, "PORT", int),
@@ -273,6 +279,7 @@ class Settings:
             tls_cert=Path(config["TLS_CERT"]) if config.get("TLS_CERT") else None,
             tls_key=Path(config["TLS_KEY"]) if config.get("TLS_KEY") else None,
             insecure=_flag(config, "INSECURE"),
+            cache=_flag(config, "CACHE"),
             demo=None if config.get("DEMO") in (None, "", "auto") else _flag(config, "DEMO"),
             demo_fhir_auth=_flag(config, "DEMO_FHIR_AUTH"),
             secret_key=str(config["SECRET_KEY"]) if config.get("SECRET_KEY") else None,

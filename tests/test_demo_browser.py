@@ -183,7 +183,7 @@ def test_a_first_line_patient_shows_one_bar_and_no_interval(page: Any, live: Liv
 def test_a_pasted_bundle_is_shown_on_the_demo_page(page: Any, live: Live) -> None:
     """A generated bundle, pasted, its cards from the hook on another origin: sensitive
     relapse 219 days after Mar 10."""
-    from service.synth import PatientSpec, bundle_for, parse_regimen
+    from service.demo.synth import PatientSpec, bundle_for, parse_regimen
 
     bundle = bundle_for(
         PatientSpec(

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from service.demo.fixture_store import FixtureStore
 from service.engine import evaluate
 from service.fhir import build_records, load_path, resources_from_json
-from service.fhirstore import FixtureStore
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)

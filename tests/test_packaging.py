@@ -1,4 +1,5 @@
-"""A plain (not editable) install of the wheel carries everything the service serves."""
+"""A plain (not editable) install of the wheel carries everything the service serves, under
+one top-level package."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, sys
 import service
-from service import create_app
+from service.http.factory import create_app
 app = create_app({"TESTING": True, "FEEDBACK_DB": sys.argv[1]})
 client = app.test_client()
 listed = client.get("/fhir/Patient?_count=500").get_json()
@@ -50,9 +52,10 @@ def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -
     )
     (wheel,) = tmp_path.glob("sclc_relapse_cds-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {n for n in names if n.startswith("fhir_fixtures/") and n.endswith(".json")}
+    assert {n.split("/")[0] for n in names if "dist-info" not in n} == {"service"}
+    shipped = {n for n in names if n.startswith("service/demo/fixtures/") and n.endswith(".json")}
     assert len(shipped) == len(list(FIXTURES.glob("*.json")))
-    assert any(n.startswith("cards/") and n.endswith(".toml") for n in names)
+    assert "service/knowledge_base/sources.toml" in names
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     done = subprocess.run(
@@ -67,3 +70,17 @@ def test_the_wheel_serves_the_demo_patients_from_its_own_files(tmp_path: Path) -
     assert result["service"].startswith(str(unpacked))
     assert result["patients"] == len(shipped)
     assert result["pages"] == [200, 200, 200, 200]  # templates and pages are shipped too
+
+
+def test_the_package_list_is_the_tree() -> None:
+    """pyproject's explicit `packages` name every folder of service/ that holds code or
+    data, and the two top-level data folders it maps into the package."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = config["package-dir"]
+    assert mapped == {"service.knowledge_base": "cards", "service.demo.fixtures": "fhir_fixtures"}
+    folders = {
+        ".".join(folder.relative_to(ROOT).parts)
+        for folder in (ROOT / "service").rglob("*")
+        if folder.is_dir() and folder.name != "__pycache__"
+    }
+    assert sorted(config["packages"]) == sorted({"service", *folders, *mapped})

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app
 from service.cli import main
+from service.http.factory import create_app
 from service.http.state import EXTENSION
 from service.settings import VARIABLES, Settings, load_config
 from tests.conftest import FIXTURES

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from service.demo.synth import PatientSpec, bundle_for, parse_labs, parse_regimen
 from service.engine import evaluate
 from service.fhir import build_records, resources_from_json
-from service.synth import PatientSpec, bundle_for, parse_labs, parse_regimen
 
 TODAY = date(2026, 11, 21)
 

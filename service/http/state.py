@@ -1,4 +1,4 @@
-"""What one app holds for its requests: its settings and its feedback store."""
+"""What one app holds for its requests: its settings, its feedback store and its cache."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from service.cache import AssessmentCache
 from service.settings import Settings
 from service.store import Store
 
@@ -20,6 +21,7 @@ EXTENSION = "sclc_cds"
 class AppState:
     settings: Settings
     store: Store  # the database of feedback and of seen JWT ids and codes (service.store)
+    cache: AssessmentCache  # this process's recent assessments (service.cache)
 
 
 def install(app: Flask, app_state: AppState) -> None:

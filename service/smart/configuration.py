@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from service.fhir.urls import normalise
+from service.fetch.urls import normalise
 from service.hooks import PREFETCH
 
 __all__ = [

@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from service import create_app
+from service.http.factory import create_app
 
 TODAY = "2026-11-21"
 

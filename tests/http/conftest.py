@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app
+from service.http.factory import create_app
 from tests.http.support import TODAY, AppFactory, CheckedClient
 
 __all__ = ["AppFactory"]  # re-exported: the tests import it from here

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-import service
-from service import DEFAULTS, create_app
+from service.http import factory
+from service.http.factory import DEFAULTS, create_app
 from service.http.state import state
 from tests.http.conftest import AppFactory
 
@@ -98,10 +98,11 @@ def test_jwt_required_without_a_key_set_is_refused(tmp_path: Path) -> None:
         )
 
 
-def test_importing_the_package_builds_no_app() -> None:
-    """No module-level app: gunicorn calls service:create_app()."""
-    assert not any(isinstance(value, Flask) for value in vars(service).values())
-    assert callable(service.create_app)
+def test_importing_the_factory_builds_no_app() -> None:
+    """No module-level app: `sclc-cds serve` calls create_app() (tests/test_import_contract.py
+    holds that importing `service` itself loads nothing)."""
+    assert not any(isinstance(value, Flask) for value in vars(factory).values())
+    assert callable(factory.create_app)
 
 
 def test_each_call_builds_an_independent_app(make_app: AppFactory) -> None:

@@ -27,8 +27,9 @@ import pytest
 import requests
 
 from service.errors import InputError
-from service.fhir.client import MAX_THREADS, render_template
-from service.fhir.urls import allowed, normalise
+from service.fetch.client import MAX_THREADS
+from service.fetch.templates import render_template
+from service.fetch.urls import allowed, normalise
 from service.hooks import PREFETCH
 from tests.http.conftest import AppFactory
 from tests.http.fhir_server import MAX_ANSWER_SECONDS, FhirServer, HeaderDrip, silent_port
@@ -57,7 +58,7 @@ SEARCHED = {
 }
 # What the caller learns of any failure of the FHIR server: the same words every time.
 UNUSABLE = "the FHIR server could not be used for prefetch 'patient'"
-# Why a fhirServer is not queried (service.http.hooks, issue 9 defaults).
+# Why a fhirServer is not queried (service.http.cds_hooks, issue 9 defaults).
 NO_ALLOW_LIST = "SCLC_CDS_FHIR_SERVERS names the servers it may query"
 NOT_ALLOWED = "the request's fhirServer is not one SCLC_CDS_FHIR_SERVERS allows"
 WITHOUT_AUTHORIZATION = "a fhirServer is used only with the request's fhirAuthorization"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.http.body import MAX_DEPTH, MAX_NUMBER_DIGITS
+from service.hooks.body import MAX_DEPTH, MAX_NUMBER_DIGITS
 from tests.http.support import SERVICE_IDS, CheckedClient
 
 PATIENT_VIEW = f"/cds-services/{SERVICE_IDS['patient-view']}"

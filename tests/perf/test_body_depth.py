@@ -1,6 +1,6 @@
 """The request body's nesting limit, read from the text, agrees with a walk of the JSON.
 
-`service.http.body` checks the 64-level limit on the bytes of a UTF-8 body (a few passes
+`service.hooks.body` checks the 64-level limit on the bytes of a UTF-8 body (a few passes
 in C) instead of visiting every value; whatever the JSON holds (brackets, quotes and
 backslashes inside strings, any nesting), both readings must answer the same.
 """
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import InputError
-from service.http.body import MAX_DEPTH, _depth_within, _text_depth_within, loads
+from service.hooks.body import MAX_DEPTH, _depth_within, _text_depth_within, loads
 
 texts = st.text(alphabet=st.sampled_from('ab[]{}"\\/é\n\u2028 :,'), max_size=12)
 values = st.recursive(

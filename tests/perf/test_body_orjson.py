@@ -1,6 +1,6 @@
 """The request body read by orjson gives what `json` with the number hooks gives.
 
-`service.http.body.loads` hands a plain UTF-8 body to orjson and everything else (a run
+`service.hooks.body.loads` hands a plain UTF-8 body to orjson and everything else (a run
 of 19 digits, NaN, a byte-order mark, a lone surrogate, invalid JSON) to `json`; for any
 body both must answer the same value, or the same 400.
 """
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import InputError
-from service.http.body import _decimal, _integer, _orjson_reads, loads
+from service.hooks.body import _decimal, _integer, _orjson_reads, loads
 
 ROOT = Path(__file__).resolve().parents[2]
 

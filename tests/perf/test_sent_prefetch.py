@@ -1,6 +1,6 @@
 """A hook request cut in two: its prefetch as sent, the rest read as the whole body is.
 
-`service.http.body.sent_prefetch` lets a call answered before be recognised without
+`service.hooks.body.sent_prefetch` lets a call answered before be recognised without
 parsing its prefetch. For any body it cuts, the rest must be what `loads` gives for the
 whole body without `prefetch`, and the prefetch bytes must read as the body's prefetch;
 a body it cannot cut (None) is read whole by the caller, so the only thing it may never
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import InputError
-from service.http.body import MAX_DEPTH, MAX_NUMBER_DIGITS, loads, sent_prefetch
+from service.hooks.body import MAX_DEPTH, MAX_NUMBER_DIGITS, loads, sent_prefetch
 from tests.perf.test_body_orjson import _same, values
 
 FIELDS = ("hook", "hookInstance", "fhirServer", "fhirAuthorization", "context", "prefetch")

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
+from service.demo.population import PopulationSpec, write_population
 from service.engine.rules import DEFAULT_THRESHOLDS
 from service.screen.plan import ScreenOptions, dask_client
-from service.screen.population import PopulationSpec, write_population
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)  # the fixtures' evaluation date (tests/expected/README.md)

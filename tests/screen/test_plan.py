@@ -15,6 +15,13 @@ import pytest
 from distributed import Client
 
 from service.cli import main
+from service.demo.population import (
+    PopulationSpec,
+    is_scenario_patient,
+    load_scenarios,
+    patient_id,
+    write_population,
+)
 from service.engine.model import Evaluation
 from service.engine.rules import DEFAULT_THRESHOLDS
 from service.fhir import load_path
@@ -27,13 +34,6 @@ from service.screen.plan import (
     scan_chunk,
     screen,
     split_chunk,
-)
-from service.screen.population import (
-    PopulationSpec,
-    is_scenario_patient,
-    load_scenarios,
-    patient_id,
-    write_population,
 )
 from service.screen.report import write_report
 from service.screen.worklist import read_parquet, row_of, write_csv, write_parquet

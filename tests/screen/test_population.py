@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.engine.catalogue import load_catalogue
-from service.fhir.parse import OBSERVATION_LOINCS
-from service.screen.population import (
+from service.demo.population import (
     OTHER_MEASURES,
     PopulationSpec,
     is_scenario_patient,
@@ -20,6 +18,8 @@ from service.screen.population import (
     population_resources,
     write_population,
 )
+from service.engine.catalogue import load_catalogue
+from service.fhir.parse import OBSERVATION_LOINCS
 from tests.conftest import FIXTURES
 from tests.screen.conftest import SPEC, read_lines
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from flask import Flask, session
 
-from service.http import configure_session
-from service.http.app import CookieFirstSessions
 from service.settings import Settings
+from service.smart.views import CookieFirstSessions, configure_session
 
 KEY = "configured-key-of-the-tests"  # noqa: S105 - a fake key of the tests
 

@@ -1,4 +1,5 @@
-"""Reading a request's JSON body, bounded: every endpoint that takes JSON reads it here.
+"""Reading a request's JSON body, bounded: every endpoint that takes JSON reads it with
+`loads` (`service.http.incoming` hands it the bytes).
 
 Beyond the size limit (`MAX_CONTENT_LENGTH`, 413), a body is refused with 400, never
 500, when it is not UTF-8 JSON, nests deeper than `MAX_DEPTH`, holds an integer of more
@@ -24,7 +25,6 @@ from typing import Any
 
 import msgspec
 import orjson
-from flask import request
 
 from service.errors import InputError
 from service.wire import ServiceRequest
@@ -33,8 +33,6 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NUMBER_DIGITS",
     "SentPrefetch",
-    "body_bytes",
-    "json_body",
     "loads",
     "sent_prefetch",
 ]
@@ -199,20 +197,6 @@ def _json_reads(raw: bytes | str) -> Any:
             f"the request body is not valid JSON (line {error.lineno}, column {error.colno}:"
             f" {error.msg})"
         ) from None
-
-
-def json_body() -> Any:
-    """The request's JSON; InputError (400) when it is not usable JSON, 413 past the size
-    limit."""
-    return loads(body_bytes())
-
-
-def body_bytes() -> bytes:
-    """The request's body as sent; InputError (400) when it is not sent as JSON, 413
-    past the size limit."""
-    if not request.is_json:
-        raise InputError("send the body as JSON with Content-Type: application/json")
-    return request.get_data(cache=False)  # raises RequestEntityTooLarge past the limit
 
 
 # --- a hook request's prefetch, as sent ---------------------------------------------------

@@ -62,12 +62,12 @@ from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import InputError, PrefetchUnavailable, SclcCdsError
-from service.fhir.client import FhirClient, Limits, SessionFactory, gather
-from service.fhir.urls import allowed, normalise, same_url
+from service.fetch.client import FhirClient, Limits, SessionFactory
+from service.fetch.gather import gather
+from service.fetch.urls import allowed, normalise, same_url
 from service.hooks import PREFETCH
-from service.http.body import loads
-from service.http.chart import chart
-from service.http.errors import operation_outcome
+from service.hooks.body import loads
+from service.http.error_handlers import operation_outcome
 from service.http.inprocess import in_process_session
 from service.http.log import log_error
 from service.http.openapi import html, responses
@@ -76,6 +76,7 @@ from service.http.state import state
 from service.knowledge import load_knowledge
 from service.pipeline import assess
 from service.settings import Settings
+from service.smart.chart import chart
 from service.smart.configuration import SmartConfiguration, requested_scopes
 
 __all__ = ["Message", "blueprint", "configure_session"]

@@ -1,21 +1,17 @@
 """Fetch what a CDS client did not prefetch from its FHIR server (CDS Hooks 2.0.1).
 
-- `render_template` fills a prefetch template's tokens from the hook context
-  ("Prefetch tokens").
 - `FhirClient` reads (`GET Type/id`) and searches (`POST Type/_search`, falling back to
   `GET Type?…`), following `Bundle.link[next]` up to a page cap, with the
   `fhirAuthorization` bearer token ("FHIR Resource Access"), within the `Limits` of one
   hook call: one wall-clock budget for all its requests, bytes per answer and per call.
-- `gather` takes each prefetch key from the request when it is there and fetches the
-  rest, the keys concurrently; a key that holds an OperationOutcome counts as missing,
-  a `null` key means the client has no data ("Prefetch Template"). Data missing with
-  no usable server raises `PrefetchUnavailable` (HTTP 412).
+- `service.fetch.gather` uses it for the keys a request did not prefetch;
+  `service.fetch.templates` renders the templates.
 
 Bounds, because the FHIR server is named by the caller and may be hostile: answers are
 read as they arrive, the deadline and byte counts checked between reads, so a server
 dripping one byte at a time holds a call no longer than the budget; redirects are not
 followed; every URL is normalised and must stay under the FHIR server's base
-(`service.fhir.urls`), so the token goes nowhere else. Every way the server can fail
+(`service.fetch.urls`), so the token goes nowhere else. Every way the server can fail
 (refused, silent, reset, TLS, HTTP status, not FHIR JSON, too large, redirected, out of
 time) gives the caller one and the same message, so a caller learns nothing about the
 ports of the network the service sits in; the log records the error class, never a
@@ -32,19 +28,16 @@ the read timeout.)
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 import urllib3.exceptions
@@ -52,9 +45,7 @@ import urllib3.poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from service.errors import InputError, PrefetchUnavailable
-from service.fhir.load import RawResource, resources_from_json
-from service.fhir.urls import allowed, normalise
+from service.fetch.urls import allowed, normalise
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -63,13 +54,12 @@ __all__ = [
     "MAX_THREADS",
     "FhirClient",
     "Fetched",
-    "Gathered",
     "Limits",
     "SessionFactory",
     "Timeouts",
-    "gather",
-    "render_template",
-    "template_values",
+    "Unusable",
+    "is_operation_outcome",
+    "next_link",
 ]
 
 # A child of the service's JSON log (service.http.log): the message is a JSON object.
@@ -109,20 +99,9 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 # Threads of one call: one per prefetch key (the registry's services have six).
 MAX_THREADS = 6
-# After the deadline, how long the call waits for its requests to notice and hand over
-# the pages they read; the call answers within budget + this + its own work.
-_GRACE_SECONDS = 0.25
 # Bytes asked of the socket per read: `read1` returns what has arrived, up to this.
 _CHUNK_BYTES = 64 * 1024
 
-# "Prefetch tokens": `{{context.<root-level field>}}` and the four user identifiers.
-_TOKEN = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
-_USER_TOKENS = {
-    "userPractitionerId": "Practitioner",
-    "userPractitionerRoleId": "PractitionerRole",
-    "userPatientId": "Patient",
-    "userRelatedPersonId": "RelatedPerson",
-}
 _READ = re.compile(r"^([A-Z][A-Za-z]+)/([^/?]+)$")
 _SEARCH = re.compile(r"^([A-Z][A-Za-z]+)(?:\?(.*))?$")
 # A server that does not take `POST _search` answers one of these; GET is tried then.
@@ -131,59 +110,11 @@ _FHIR_JSON = "application/fhir+json, application/json;q=0.9"
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
-def _token_value(name: str, context: Mapping[str, Any]) -> str:
-    if name.startswith("context."):
-        field = name.removeprefix("context.")
-        value = context.get(field)
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
-            raise InputError(f"prefetch token {{{{{name}}}}} needs a value in context.{field}")
-        return str(value)
-    if name in _USER_TOKENS:
-        user = context.get("userId")
-        kind, _, ident = user.partition("/") if isinstance(user, str) else ("", "", "")
-        if kind != _USER_TOKENS[name] or not ident:
-            raise InputError(f"prefetch token {{{{{name}}}}} needs a {_USER_TOKENS[name]} userId")
-        return ident
-    raise InputError(f"prefetch token {{{{{name}}}}} is not a CDS Hooks prefetch token")
-
-
-def render_template(template: str, context: Mapping[str, Any]) -> str:
-    """The relative FHIR URL of a prefetch template, its tokens filled from `context`.
-
-    Values are percent-encoded except `/` (a `{{context.userId}}` read is `Type/id`).
-    Raises InputError naming the token when the context has no usable value for it.
-    """
-    return _TOKEN.sub(lambda hit: quote(_token_value(hit.group(1), context), safe="/"), template)
-
-
-def template_values(templates: Iterable[str], context: Mapping[str, Any]) -> tuple[str, ...]:
-    """The values `context` gives the tokens of these templates, in the order of their
-    first use: what renders them, so equal values render them equally (a cache key).
-    Raises InputError as `render_template` does."""
-    return tuple(_token_value(name, context) for name in _token_names(tuple(templates)))
-
-
-@functools.cache
-def _token_names(templates: tuple[str, ...]) -> tuple[str, ...]:
-    names = (hit.group(1) for template in templates for hit in _TOKEN.finditer(template))
-    return tuple(dict.fromkeys(names))
-
-
-def _is_read_of(given: Any, query: str) -> bool:
-    """A prefetched read (`Patient/123`) must be that very resource (CLINICAL_RULES §1:
-    another patient's record is never evaluated in place of the one named); searches
-    and anything else pass."""
-    kind, slash, ident = query.partition("/")
-    if not slash or "?" in query or "/" in ident or not isinstance(given, Mapping):
-        return True
-    return given.get("resourceType") == kind and given.get("id") == ident
-
-
-def _is_operation_outcome(value: Any) -> bool:
+def is_operation_outcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
 
-def _next_link(bundle: Mapping[str, Any]) -> str | None:
+def next_link(bundle: Mapping[str, Any]) -> str | None:
     for link in bundle.get("link") or []:
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
@@ -196,7 +127,7 @@ def _entries(bundle: Mapping[str, Any]) -> list[Any]:
     return list(entries) if isinstance(entries, list) else []
 
 
-class _Unusable(Exception):
+class Unusable(Exception):
     """One request to the FHIR server gave nothing usable. `reason` is for the log only
     (an error class or a word, never a URL, id or token); `status` is the HTTP status
     when the server answered one."""
@@ -207,7 +138,7 @@ class _Unusable(Exception):
         self.status = status
 
 
-class _OutOfTime(_Unusable):
+class _OutOfTime(Unusable):
     """The call's budget ended (or the call stopped its requests) before the answer."""
 
     def __init__(self) -> None:
@@ -278,7 +209,7 @@ class FhirClient:
     """A CDS client's FHIR server, on behalf of one hook call, within `limits`.
 
     The budget starts when the client is made. `base_url` is normalised
-    (`service.fhir.urls`; ValueError when it cannot be) and every request must stay
+    (`service.fetch.urls`; ValueError when it cannot be) and every request must stay
     under it. Each thread that sends requests gets a session of its own from
     `sessions` (a requests.Session is not thread-safe); `close` closes them all.
     `requests_made` counts HTTP requests, for the hook's log line.
@@ -359,7 +290,7 @@ class FhirClient:
             return Fetched(self._send("GET", f"{self.base_url}/{query}"))
         hit = _SEARCH.match(query)
         if hit is None:
-            raise _Unusable("not-a-read-or-search")
+            raise Unusable("not-a-read-or-search")
         params = parse_qsl(hit.group(2) or "", keep_blank_values=True)
         return self.complete(self._search(hit.group(1), params))
 
@@ -371,10 +302,10 @@ class FhirClient:
         pages read (logged, and reported in `cut_short`); it is not an error.
         """
         if bundle.get("resourceType") != "Bundle":
-            raise _Unusable("not-a-bundle")
+            raise Unusable("not-a-bundle")
         entries = _entries(bundle)
         page, pages = bundle, 1
-        while (url := _next_link(page)) is not None:
+        while (url := next_link(page)) is not None:
             if pages >= self.limits.page_cap:
                 return _cut(bundle, entries, pages=pages, why="page cap")
             try:
@@ -382,7 +313,7 @@ class FhirClient:
             except _OutOfTime:
                 return _cut(bundle, entries, pages=pages, why="time budget")
             if page.get("resourceType") != "Bundle":
-                raise _Unusable("not-a-bundle")
+                raise Unusable("not-a-bundle")
             entries.extend(_entries(page))
             pages += 1
         return Fetched({**bundle, "entry": entries, "link": []}, pages=pages)
@@ -391,7 +322,7 @@ class FhirClient:
         """The first page: `POST Type/_search` (keeps the patient id out of URLs)."""
         try:
             return self._send("POST", f"{self.base_url}/{kind}/_search", data=params)
-        except _Unusable as error:
+        except Unusable as error:
             if error.status not in _NO_POST_SEARCH:
                 raise
         return self._send("GET", f"{self.base_url}/{kind}?{_encode(params)}")
@@ -406,13 +337,13 @@ class FhirClient:
                 self._opened.append(session)
         return session
 
-    def _failure(self, reason: str) -> _Unusable:
-        return _OutOfTime() if self.remaining() <= 0 else _Unusable(reason)
+    def _failure(self, reason: str) -> Unusable:
+        return _OutOfTime() if self.remaining() <= 0 else Unusable(reason)
 
     def _send(self, method: str, url: str, *, data: Any = None) -> dict[str, Any]:
-        """The FHIR resource `url` answers; _Unusable when there is none."""
+        """The FHIR resource `url` answers; Unusable when there is none."""
         if not allowed(url, [self.base_url]):
-            raise _Unusable("off-server-url")
+            raise Unusable("off-server-url")
         left = self.remaining()
         if left <= 0:
             raise _OutOfTime()
@@ -447,20 +378,20 @@ class FhirClient:
     def _document(self, response: requests.Response) -> dict[str, Any]:
         status = response.status_code
         if 300 <= status < 400:
-            raise _Unusable("redirect", status=status)
+            raise Unusable("redirect", status=status)
         if status >= 400:
-            raise _Unusable(f"HTTP {status}", status=status)
+            raise Unusable(f"HTTP {status}", status=status)
         declared = response.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(declared) and int(declared) > self.limits.answer_bytes:
-            raise _Unusable("too-large")
+            raise Unusable("too-large")
         try:
             document = json.loads(self._body(response))
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-            raise _Unusable("not-json") from None
+            raise Unusable("not-json") from None
         if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-            raise _Unusable("not-fhir")
-        if _is_operation_outcome(document):
-            raise _Unusable("operation-outcome")
+            raise Unusable("not-fhir")
+        if is_operation_outcome(document):
+            raise Unusable("operation-outcome")
         return document
 
     def _body(self, response: requests.Response) -> bytes:
@@ -481,7 +412,7 @@ class FhirClient:
                 break
             size += len(chunk)
             if size > self.limits.answer_bytes or not self._count(len(chunk)):
-                raise _Unusable("too-large")
+                raise Unusable("too-large")
             chunks.append(chunk)
         if self.remaining() <= 0:  # `stop` ended the reading, not the server
             raise _OutOfTime()
@@ -511,134 +442,3 @@ def _cut(bundle: dict[str, Any], entries: list[Any], *, pages: int, why: str) ->
 
 def _encode(params: list[tuple[str, str]]) -> str:
     return urlencode(params, safe=",|:/")
-
-
-@dataclass(frozen=True, slots=True)
-class Gathered:
-    """The resources of every prefetch key, whichever way each arrived."""
-
-    resources: tuple[RawResource, ...]
-    warnings: tuple[str, ...]
-    # Whether a key was read from the FHIR server: when not, what was gathered depends on
-    # nothing but the prefetch and the rendered templates.
-    fetched: bool = False
-
-
-def _deduplicated(resources: Iterable[RawResource]) -> tuple[RawResource, ...]:
-    """One copy of each `Type/id` (pages and keys may overlap)."""
-    seen: set[tuple[str, str]] = set()
-    kept: list[RawResource] = []
-    for raw in resources:
-        ident = raw.resource.get("id")
-        if ident.__class__ is str and ident:
-            # a type that is no string (hostile JSON) is never hashed, only written out
-            kind = raw.resource.get("resourceType")
-            key = (kind if kind.__class__ is str else repr(kind), ident)
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(raw)
-    return tuple(kept)
-
-
-def gather(
-    templates: Mapping[str, str],
-    *,
-    prefetch: Mapping[str, Any],
-    context: Mapping[str, Any],
-    client: FhirClient | None,
-) -> Gathered:
-    """The data of every template: from `prefetch` when given, else from `client`, the
-    keys fetched concurrently within the client's budget.
-
-    Raises PrefetchUnavailable (412) when a key is missing (absent, or an
-    OperationOutcome) or paged, and `client` is None or cannot answer it in time; the
-    message is the same whatever the server did.
-    """
-    documents: dict[str, Fetched] = {}
-    jobs: dict[str, Callable[[], Fetched]] = {}
-    for key, template in templates.items():
-        given = prefetch.get(key)
-        if (
-            key in prefetch
-            and not _is_operation_outcome(given)
-            and ("?" in template or _is_read_of(given, render_template(template, context)))
-        ):
-            if given is None:  # the client has no data for this key
-                continue
-            if not isinstance(given, dict) or not isinstance(given.get("resourceType"), str):
-                raise InputError(f"prefetch '{key}' is neither a FHIR resource nor null")
-            if given.get("resourceType") != "Bundle" or _next_link(given) is None:
-                documents[key] = Fetched(given)
-            elif client is None:
-                raise PrefetchUnavailable(
-                    f"prefetch '{key}' has more pages and the request names no fhirServer"
-                )
-            else:
-                jobs[key] = partial(client.complete, given)
-            continue
-        if client is None:
-            raise PrefetchUnavailable(
-                f"prefetch '{key}' is missing and the request names no fhirServer"
-            )
-        jobs[key] = partial(client.fetch, render_template(template, context))
-    if jobs and client is not None:
-        documents.update(_fetch_all(jobs, client))
-    resources: list[RawResource] = []
-    warnings: list[str] = []
-    for key in templates:
-        result = documents.get(key)
-        if result is None:
-            continue
-        if result.cut_short is not None:
-            warnings.append(
-                f"prefetch '{key}': read the first {result.pages} pages only ({result.cut_short})"
-            )
-        found, more = resources_from_json(result.document, origin=f"prefetch '{key}'")
-        resources.extend(found)
-        warnings.extend(more)
-    return Gathered(
-        resources=_deduplicated(resources), warnings=tuple(warnings), fetched=bool(jobs)
-    )
-
-
-def _fetch_all(jobs: Mapping[str, Callable[[], Fetched]], client: FhirClient) -> dict[str, Fetched]:
-    """Every job's result, the jobs run concurrently until the deadline or the first
-    failure. At the deadline the requests still running are cut (`client.stop`) and get
-    a short grace to hand over the pages they read.
-
-    PrefetchUnavailable names the first key (in template order) without data, whatever
-    happened to it, so the message does not depend on how the server failed; the log
-    line names the key that failed by itself first and the error class.
-    """
-    pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(jobs)), thread_name_prefix="fhir")
-    futures = {key: pool.submit(job) for key, job in jobs.items()}
-    try:
-        done, running = wait(
-            futures.values(), timeout=max(0.0, client.remaining()), return_when=FIRST_EXCEPTION
-        )
-        if running and not any(future.exception() for future in done):  # out of time
-            client.stop()
-            done, _ = wait(futures.values(), timeout=_GRACE_SECONDS)
-    finally:
-        client.stop()  # nothing of this call goes on reading once it answers
-        pool.shutdown(wait=False, cancel_futures=True)
-    results: dict[str, Fetched] = {}
-    failures: dict[str, str] = {}
-    for key, future in futures.items():
-        if future not in done:
-            failures[key] = "budget"
-        elif isinstance(error := future.exception(), _Unusable):
-            failures[key] = error.reason
-        elif error is not None:
-            raise error  # a bug of ours: the app's 500, not a 412
-        else:
-            results[key] = future.result()
-    if failures:
-        missing = next(iter(failures))
-        cause = next((k for k, why in failures.items() if why != "budget"), missing)
-        log.warning(
-            json.dumps({"event": "fhir-unusable", "prefetch": cause, "error": failures[cause]})
-        )
-        raise PrefetchUnavailable(f"the FHIR server could not be used for prefetch '{missing}'")
-    return results

@@ -2,7 +2,7 @@
 server built on Authlib.
 
 Registered with the fixture `/fhir` (demo on only), so the demo page, the CDS Hooks
-sandbox and the tests can launch the SMART app (`service.http.app`) against it:
+sandbox and the tests can launch the SMART app (`service.smart.views`) against it:
 
 - `GET /fhir/.well-known/smart-configuration`: SMART App Launch 2.0 discovery;
 - `POST /fhir/_services/smart/Launch`: what the CDS Hooks sandbox asks a FHIR server for
@@ -53,16 +53,16 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask.blueprints import BlueprintSetupState
 
+from service.demo.fixture_fhir import fixture_store
 from service.errors import InputError, Unauthorized
-from service.fhir.urls import allowed, same_url
-from service.http.body import json_body
-from service.http.chart import display_name
-from service.http.errors import operation_outcome
-from service.http.fhir import fixture_store
+from service.fetch.urls import allowed, same_url
+from service.http.error_handlers import operation_outcome
+from service.http.incoming import json_body
 from service.http.openapi import html, oauth_error, responses
 from service.http.openapi import redirect as redirection
 from service.http.state import EXTENSION, AppState, state
 from service.smart import tokens as demo_tokens
+from service.smart.chart import display_name
 from service.smart.configuration import READ_RESOURCES, granting_scopes
 from service.smart.tokens import AccessToken, CodeClaims, DemoTokens, LaunchContext
 

@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, json, request
 from werkzeug.datastructures import MultiDict
 
+from service.demo.fixture_store import SEARCHABLE, FixtureStore
 from service.errors import InputError, NotFound
-from service.fhirstore import SEARCHABLE, FixtureStore
 
 __all__ = ["STORE_KEY", "blueprint", "fixture_store"]
 

@@ -1,4 +1,4 @@
-"""`sclc-cds screen` and `sclc-cds fixtures population`: the argparse wiring and handlers.
+"""`sclc-cds screen`: the argparse wiring and its handler.
 
 `service.cli` adds these parsers to its own; each parser's `handler` runs the command
 and returns the exit status. Usage errors and unusable input raise `InputError` or
@@ -11,38 +11,21 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from service.arguments import date_argument, positive_int
 from service.errors import InputError
 from service.pipeline import DEFAULT_BASE_URL
-from service.screen import bulk, population
+from service.screen import bulk
 from service.screen.export import read_export
 from service.settings import Settings
 
-__all__ = ["add_population_parser", "add_screen_parser", "run_population", "run_screen"]
+__all__ = ["add_screen_parser", "run_screen"]
 
 OUTPUTS = ("worklist.parquet", "worklist.csv", "report.html")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
 
 
 def add_screen_parser(commands: Any) -> None:
@@ -66,11 +49,11 @@ def add_screen_parser(commands: Any) -> None:
     )
     screen.add_argument("--out", type=Path, default=Path("screen-results"), help="output folder")
     screen.add_argument(
-        "--today", type=_date, default=None, help="evaluation date (default: as `evaluate`)"
+        "--today", type=date_argument, default=None, help="evaluation date (default: as `evaluate`)"
     )
     screen.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="worker processes of the local cluster (default: one per CPU)",
     )
@@ -103,64 +86,6 @@ def add_screen_parser(commands: Any) -> None:
     )
     fetch.add_argument("--since", default=None, help="_since: only resources changed after it")
     screen.set_defaults(handler=run_screen)
-
-
-def add_population_parser(kinds: Any) -> None:
-    """`sclc-cds fixtures population N [--out DIR] …`."""
-    made = kinds.add_parser(
-        "population",
-        help="write a synthetic population as a Bulk Data export (tests, benchmarks)",
-        description=population.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    made.add_argument("patients", type=_positive, help="number of patients")
-    made.add_argument("--out", type=Path, default=None, help="default: population-N")
-    made.add_argument("--seed", type=int, default=1)
-    made.add_argument(
-        "--sclc-share",
-        type=float,
-        default=population.SCLC_SHARE,
-        help="share of patients copied from the fixtures' scenarios",
-    )
-    made.add_argument("--today", type=_date, default=population.DEFAULT_TODAY)
-    made.add_argument("--plain", action="store_true", help=".ndjson files (default .ndjson.gz)")
-    made.add_argument(
-        "--block",
-        type=_positive,
-        default=population.BLOCK_PATIENTS,
-        help="patients per file of each type",
-    )
-    made.add_argument(
-        "--jobs", type=_positive, default=os.cpu_count() or 1, help="processes writing blocks"
-    )
-    made.add_argument(
-        "--fixtures", type=Path, default=None, help="scenario Bundles (default: fhir_fixtures/)"
-    )
-    made.set_defaults(handler=run_population)
-
-
-def run_population(args: argparse.Namespace) -> int:
-    """Write the population export; report where on stderr."""
-    settings = Settings.from_env(os.environ)
-    spec = population.PopulationSpec(
-        patients=args.patients,
-        seed=args.seed,
-        sclc_share=args.sclc_share,
-        today=args.today,
-        compress=not args.plain,
-        block=args.block,
-    )
-    out = args.out or Path(f"population-{args.patients}")
-    fixtures = args.fixtures or settings.fixtures_dir
-    started = time.perf_counter()
-    written = population.write_population(spec, out, fixtures=fixtures, jobs=args.jobs)
-    resources = sum(f.count for f in written)
-    print(
-        f"wrote {out}: {args.patients:,} patients, {resources:,} resources in {len(written)} "
-        f"files ({time.perf_counter() - started:.1f} s)",
-        file=sys.stderr,
-    )
-    return 0
 
 
 class TerminalProgress:
@@ -217,9 +142,15 @@ def _download(args: argparse.Namespace, progress: TerminalProgress) -> Path:
 def run_screen(args: argparse.Namespace) -> int:
     """Screen the export (after running it with --bulk-export); print what was written."""
     # Imported here: Dask, Arrow and matplotlib are only needed by this command.
-    from service.screen.plan import ScreenOptions, dask_client, screen
-    from service.screen.report import write_report
-    from service.screen.worklist import write_csv, write_parquet
+    try:  # the screen extra: Dask, pyarrow and matplotlib
+        from service.screen.plan import ScreenOptions, dask_client, screen
+        from service.screen.report import write_report
+        from service.screen.worklist import write_csv, write_parquet
+    except ModuleNotFoundError as missing:
+        raise InputError(
+            f"`sclc-cds screen` needs {missing.name}, which this installation leaves out: "
+            "pip install 'sclc-relapse-cds[screen]'"
+        ) from None
 
     settings = Settings.from_env(os.environ)
     progress = TerminalProgress()

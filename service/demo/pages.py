@@ -3,7 +3,7 @@
 The page lists the fixture patients; picking one launches the SMART app (`/app`) on the
 service's own fixture `/fhir`, as an EHR launches it (`static/demo.js`). A pasted
 bundle is shown on the page itself: its chart from `/demo/api/evaluate` (the same
-builder as the app's, `service.http.chart`) and its cards from the service's own
+builder as the app's, `service.smart.chart`) and its cards from the service's own
 `patient-view` endpoint, called as an EHR would.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from service.demo.fixture_fhir import fixture_store
 from service.errors import NotFound
 from service.fhir import resources_from_json
-from service.http.body import json_body
-from service.http.chart import chart, display_name
-from service.http.fhir import fixture_store
+from service.http.incoming import json_body
 from service.http.state import evaluation_date, state
 from service.knowledge import load_knowledge
 from service.pipeline import assess
+from service.smart.chart import chart, display_name
 
 __all__ = ["blueprint"]
 

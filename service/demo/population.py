@@ -30,9 +30,9 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from service.demo.synth import CLINICAL, LOINC, RXNORM, SNOMED, UCUM, VERIFICATION
 from service.engine.catalogue import load_catalogue
 from service.fhir.parse import canonical_ref
-from service.synth import CLINICAL, LOINC, RXNORM, SNOMED, UCUM, VERIFICATION
 
 __all__ = [
     "DEFAULT_TODAY",

@@ -1,9 +1,9 @@
 """What a patient's page shows, as JSON: header, timeline, ranked options with their full
 evidence, the trial pre-screen and the cards.
 
-One builder for both pages that draw a patient: the SMART app (`service.http.app`, the
+One builder for both pages that draw a patient: the SMART app (`service.smart.views`, the
 record read from the EHR's FHIR server with the user's token) and the demo's pasted
-bundle (`service.http.demo`). Both take an `Assessment` from `service.pipeline.assess`,
+bundle (`service.demo.pages`). Both take an `Assessment` from `service.pipeline.assess`,
 so the page shows what the hook answers. No Flask and no I/O here: the knowledge base is
 passed in.
 """
