@@ -30,7 +30,6 @@ from service.engine.model import (
     TrialResult,
 )
 from service.engine.options import OPTION_IDS, OptionInputs, select_options
-from service.engine.population import PopulationInputs, population_notes
 from service.engine.progression import (
     ProgressionFindings,
     find_dated_events,
@@ -40,6 +39,7 @@ from service.engine.progression import (
 )
 from service.engine.record import PatientFact, Record
 from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
+from service.engine.study_notes import PopulationInputs, population_notes
 from service.engine.trials import (
     ANTIANGIOGENIC_AGENTS_BARRED,
     ANTIANGIOGENIC_TKI,
