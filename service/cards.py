@@ -30,7 +30,7 @@ from datetime import date
 from typing import Any, Literal
 
 from service import wire
-from service.engine.model import Evaluation, Line, Platinum
+from service.engine.model import Evaluation, Line, Platinum, RecordIssue
 from service.engine.options import OPTION_AGENTS
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Knowledge, Option, Source, Trial, load_knowledge
@@ -636,31 +636,32 @@ class _CardMaker:
         return ""
 
     def _check_items(self) -> list[str]:
-        """§11 "Check the record": every item names the FHIR record it is about."""
-        e = self.evaluation
-        items = [escape(w) for w in e.warnings]
-        for withheld in e.withheld:
-            sources = ", ".join(escape(s) for s in withheld.sources)
-            title = self.knowledge.option(withheld.option).title
-            items.append(
-                f"{title} is not shown while {sources} cannot be read (it may show the drug "
-                "was given)"
-            )
-        p = e.progression
-        if p is not None and p.proxy and p.date is not None:
-            items.append(
-                f"The progression date {_shown_day(p.date)} is estimated from the start of the "
-                f"next line ({escape(p.source)}): no dated progression is recorded."
-            )
-        if e.relapse_undated and p is not None:
-            items.append(f"A relapse is recorded without a usable date ({escape(p.source)}).")
-        if e.possibly_received and e.next_line is not None:
-            sources = ", ".join(escape(p.source) for p in e.possibly_received)
-            items.append(
-                f"{sources}: not placed in a line; if a line of its own, line {e.next_line} "
-                "is too low."
-            )
-        return items
+        """§11 "Check the record": the engine's record issues, each naming its records."""
+        return [self._issue_text(issue) for issue in self.evaluation.record_issues]
+
+    def _issue_text(self, issue: RecordIssue) -> str:
+        records = ", ".join(escape(r) for r in issue.records)
+        match issue.kind:
+            case "warning":
+                return escape(issue.warning or "")
+            case "option-withheld":
+                title = self.knowledge.option(issue.option or "").title
+                return (
+                    f"{title} is not shown while {records} cannot be read (it may show the drug "
+                    "was given)"
+                )
+            case "estimated-progression":
+                return (
+                    f"The progression date {_shown_day(issue.day)} is estimated from the start "
+                    f"of the next line ({records}): no dated progression is recorded."
+                )
+            case "undated-relapse":
+                return f"A relapse is recorded without a usable date ({records})."
+            case "possibly-received":
+                return (
+                    f"{records}: not placed in a line; if a line of its own, line "
+                    f"{issue.next_line} is too low."
+                )
 
 
 def _interval_words(days: int | None) -> str:

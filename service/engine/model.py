@@ -6,6 +6,7 @@ is the only place it is written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +26,7 @@ __all__ = [
     "PossiblyReceived",
     "Progression",
     "Reading",
+    "RecordIssue",
     "TrialResult",
     "Withheld",
 ]
@@ -34,6 +36,19 @@ Sensitivity = Literal["refractory", "resistant", "sensitive", "unknown"]
 OptionStatus = Literal["recommended", "consider"]
 CriterionResult = Literal["met", "not-met", "unknown"]
 Verdict = Literal["eligible", "possibly-eligible", "ineligible"]
+# §11 "Check the record": what kind of problem an item is (see `RecordIssue`).
+RecordIssueKind = Literal[
+    "warning",
+    "option-withheld",
+    "estimated-progression",
+    "undated-relapse",
+    "possibly-received",
+]
+# A FHIR record as a warning names it ("MedicationStatement/ms7"), of the types read (§1).
+_RECORD_REF = re.compile(
+    r"\b(?:Patient|Condition|Observation|Procedure"
+    r"|Medication(?:Statement|Request|Administration)?)/[A-Za-z0-9\-.]*[A-Za-z0-9\-]"
+)
 
 
 def _iso(day: date | None) -> str | None:
@@ -68,6 +83,26 @@ class Withheld:
 
     option: str
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordIssue:
+    """One item of §11 "Check the record": what is wrong and the FHIR records it names.
+
+    `kind` says what: "warning", a warning of the evaluation (its text in `warning`);
+    "option-withheld", `option` is not shown while `records` cannot be read (§1, §9);
+    "estimated-progression", no dated progression is recorded, so `day`, the start of
+    the next line, stands in (§6.3); "undated-relapse", a relapse without a usable date
+    (§6.2); "possibly-received", records not placed in a line, so `next_line` may be too
+    low (§1).
+    """
+
+    kind: RecordIssueKind
+    records: tuple[str, ...]
+    warning: str | None = None
+    option: str | None = None
+    day: date | None = None
+    next_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +295,37 @@ class Evaluation:
     def decision_point(self) -> bool:
         return self.next_line is not None
 
+    @property
+    def record_issues(self) -> tuple[RecordIssue, ...]:
+        """§11 "Check the record", in the summary card's order: every warning, the options
+        withheld for unreadable records, an estimated or undated progression, and the
+        records not placed in a line at a decision point; each names its records."""
+        issues = [
+            RecordIssue(kind="warning", records=_records_named(text), warning=text)
+            for text in self.warnings
+        ]
+        issues += [
+            RecordIssue(kind="option-withheld", records=w.sources, option=w.option)
+            for w in self.withheld
+        ]
+        p = self.progression
+        if p is not None and p.proxy and p.date is not None:
+            issues.append(
+                RecordIssue(kind="estimated-progression", records=(p.source,), day=p.date)
+            )
+        if self.relapse_undated and p is not None:
+            issues.append(RecordIssue(kind="undated-relapse", records=(p.source,)))
+        if self.possibly_received and self.next_line is not None:
+            # §1: a record not placed in a line may be a line of its own.
+            issues.append(
+                RecordIssue(
+                    kind="possibly-received",
+                    records=tuple(r.source for r in self.possibly_received),
+                    next_line=self.next_line,
+                )
+            )
+        return tuple(issues)
+
     def to_json(self, cards: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return {
             "patient": self.patient.to_json(),
@@ -273,3 +339,8 @@ class Evaluation:
             "cards": list(cards or []),
             "warnings": list(self.warnings),
         }
+
+
+def _records_named(text: str) -> tuple[str, ...]:
+    """The FHIR records a warning names, in order, each once."""
+    return tuple(dict.fromkeys(_RECORD_REF.findall(text)))
