@@ -35,7 +35,13 @@ from service.engine.options import OPTION_AGENTS
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Knowledge, Option, Source, Trial, load_knowledge
 
-__all__ = ["SUMMARY_LIMIT", "check_the_record", "order_cards", "patient_view_cards"]
+__all__ = [
+    "SUMMARY_LIMIT",
+    "check_item",
+    "check_the_record",
+    "order_cards",
+    "patient_view_cards",
+]
 
 Indicator = Literal["info", "warning", "critical"]
 
@@ -637,31 +643,33 @@ class _CardMaker:
 
     def _check_items(self) -> list[str]:
         """§11 "Check the record": the engine's record issues, each naming its records."""
-        return [self._issue_text(issue) for issue in self.evaluation.record_issues]
+        return [check_item(issue, self.knowledge) for issue in self.evaluation.record_issues]
 
-    def _issue_text(self, issue: RecordIssue) -> str:
-        records = ", ".join(escape(r) for r in issue.records)
-        match issue.kind:
-            case "warning":
-                return escape(issue.warning or "")
-            case "option-withheld":
-                title = self.knowledge.option(issue.option or "").title
-                return (
-                    f"{title} is not shown while {records} cannot be read (it may show the drug "
-                    "was given)"
-                )
-            case "estimated-progression":
-                return (
-                    f"The progression date {_shown_day(issue.day)} is estimated from the start "
-                    f"of the next line ({records}): no dated progression is recorded."
-                )
-            case "undated-relapse":
-                return f"A relapse is recorded without a usable date ({records})."
-            case "possibly-received":
-                return (
-                    f"{records}: not placed in a line; if a line of its own, line "
-                    f"{issue.next_line} is too low."
-                )
+
+def check_item(issue: RecordIssue, knowledge: Knowledge | None = None) -> str:
+    """One item of "Check the record" (§11) as the summary card words it, in markdown."""
+    records = ", ".join(escape(r) for r in issue.records)
+    match issue.kind:
+        case "warning":
+            return escape(issue.warning or "")
+        case "option-withheld":
+            title = (knowledge or load_knowledge()).option(issue.option or "").title
+            return (
+                f"{title} is not shown while {records} cannot be read (it may show the drug "
+                "was given)"
+            )
+        case "estimated-progression":
+            return (
+                f"The progression date {_shown_day(issue.day)} is estimated from the start "
+                f"of the next line ({records}): no dated progression is recorded."
+            )
+        case "undated-relapse":
+            return f"A relapse is recorded without a usable date ({records})."
+        case "possibly-received":
+            return (
+                f"{records}: not placed in a line; if a line of its own, line "
+                f"{issue.next_line} is too low."
+            )
 
 
 def _interval_words(days: int | None) -> str:

@@ -39,8 +39,8 @@ from typing import Any, TypeVar
 
 from distributed import Client, LocalCluster, as_completed
 
-from service.cards import check_the_record
 from service.engine import Thresholds
+from service.engine.model import RecordIssue
 from service.fhir import RawResource
 from service.fhir.parse import MEDICATION_KINDS, USED_TYPES
 from service.pipeline import DEFAULT_BASE_URL, assess
@@ -73,7 +73,7 @@ _EVALUATIONS = "evaluations"
 # A line that starts a Patient resource, to count patients in files of unknown type.
 _PATIENT_START = re.compile(rb'^\{\s*"resourceType"\s*:\s*"Patient"')
 Progress = Callable[[str, int, int], None]
-Check = tuple[str, tuple[str, ...]]
+Check = tuple[str, tuple[RecordIssue, ...]]
 _T = TypeVar("_T")
 
 
@@ -358,7 +358,7 @@ def evaluate_partition(
         row = row_of(assessment.evaluation)
         rows.append(row)
         if row.check_the_record:
-            checks.append((patient, tuple(check_the_record(assessment.evaluation))))
+            checks.append((patient, assessment.evaluation.record_issues))
         if keep:
             evaluations.append(_json(assessment.to_json()))
     if evaluations:

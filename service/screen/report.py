@@ -20,6 +20,8 @@ from typing import Any
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from service.cards import check_item
+from service.engine.model import RecordIssue
 from service.engine.rules import RECHALLENGE_WINDOW_DAYS, SENSITIVE_DAYS, TRIAL_ID
 from service.engine.trials import criterion_names
 from service.screen.plan import ScreenResult
@@ -167,15 +169,15 @@ def funnel_picture(rows: Sequence[Row]) -> str:
     )
 
 
-def check_kinds(checks: Iterable[tuple[str, Sequence[str]]]) -> list[tuple[str, int]]:
+def check_kinds(checks: Iterable[tuple[str, Sequence[RecordIssue]]]) -> list[tuple[str, int]]:
     """The kinds of "Check the record" items, most frequent first, with patient counts."""
     counts: Counter[str] = Counter()
     for _, items in checks:
-        counts.update({_kind(item) for item in items})
+        counts.update({_kind(check_item(item)) for item in items})
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def records_picture(checks: Sequence[tuple[str, Sequence[str]]]) -> str:
+def records_picture(checks: Sequence[tuple[str, Sequence[RecordIssue]]]) -> str:
     """Patients by kind of "Check the record" item (the ten most frequent kinds)."""
     kinds = check_kinds(checks)[:10] or [("nothing to check", 0)]
     return _bars(
@@ -198,8 +200,10 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], total: int) ->
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{more}"
 
 
-def _items(items: Sequence[str]) -> str:
-    return "<ul>" + "".join(f"<li>{html.escape(plain(i))}</li>" for i in items) + "</ul>"
+def _items(items: Sequence[RecordIssue]) -> str:
+    """The items as the summary card words them, as plain text."""
+    texts = (plain(check_item(item)) for item in items)
+    return "<ul>" + "".join(f"<li>{html.escape(text)}</li>" for text in texts) + "</ul>"
 
 
 _STYLE = """

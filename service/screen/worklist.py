@@ -1,8 +1,8 @@
 """The relapse worklist: one row per SCLC patient, written as Parquet and CSV.
 
-A row is read off the patient's `Evaluation` (the hook's, through `service.pipeline`)
-and the summary card's "Check the record" items (`service.cards.check_the_record`),
-so the worklist says what the hook would say. `COLUMNS` is the one list of columns:
+A row is read off the patient's `Evaluation` (the hook's, through `service.pipeline`),
+its "Check the record" items included (`Evaluation.record_issues`, what the summary
+card lists), so the worklist says what the hook would say. `COLUMNS` is the one list of columns:
 names, Parquet types and CSV text all follow it. Rows are written sorted by patient
 id, in a fixed serialisation, so the same export gives the same bytes.
 """
@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from service.cards import check_the_record
 from service.engine.model import Evaluation
 from service.engine.rules import TRIAL_ID
 
@@ -116,7 +115,7 @@ def row_of(evaluation: Evaluation) -> Row:
         trial_verdict=trial.verdict if trial else None,
         trial_unmet=tuple(c.criterion for c in criteria if c.result == "not-met"),
         trial_unknown=tuple(c.criterion for c in criteria if c.result == "unknown"),
-        check_the_record=len(check_the_record(e)),
+        check_the_record=len(e.record_issues),
     )
 
 
