@@ -30,8 +30,15 @@ from datetime import date
 from typing import Any, Literal
 
 from service import wire
-from service.engine.model import Evaluation, Line, Platinum, RecordIssue
-from service.engine.options import OPTION_AGENTS
+from service.engine.model import (
+    Evaluation,
+    Line,
+    OptionResult,
+    OrderVerdict,
+    Platinum,
+    RecordIssue,
+)
+from service.engine.orders import order_verdicts
 from service.engine.rules import DEFAULT_THRESHOLDS, TRIAL_ID, Thresholds
 from service.knowledge import Knowledge, Option, Source, Trial, load_knowledge
 
@@ -59,14 +66,6 @@ OVERRIDE_REASONS = (
 DISCLAIMER = (
     "_Decision support for the treating clinician, not an order. "
     "Check the record and the sources before acting._"
-)
-PLATINUM_AGENTS = frozenset({"carboplatin", "cisplatin"})
-# Relapse drugs: the agents of the §9 drug options other than platinum-etoposide.
-RELAPSE_AGENTS = frozenset(
-    a
-    for option, agents in OPTION_AGENTS.items()
-    if option != "platinum-rechallenge"
-    for a in agents
 )
 TIMELINE_LINK = "Open relapse timeline"
 TIMELINE_CONTEXT = '{"view": "timeline"}'  # appContext of the smart link (service.smart.views)
@@ -242,10 +241,12 @@ class _CardMaker:
             )
         )
 
-    def option_line(self, number: int, option: Option, status: str) -> str:
+    def option_line(self, number: int, shown: OptionResult) -> str:
         """One ranked entry: name, status, why, key figure with source, evidence link."""
+        option = self.knowledge.option(shown.id)
+        status = shown.status
         figure, document = self.key_figure(option)
-        why = self._why(option.id, status)
+        why = self._why(shown)
         text = (
             f"{number}. **{option.title}**: {status}. {why + ' ' if why else ''}"
             f"{figure} ({self.short_label(document)}). "
@@ -260,10 +261,7 @@ class _CardMaker:
         """At a decision point: every shown option of §9, ranked, in one card."""
         e = self.evaluation
         ranked = [(self.knowledge.option(o.id), o.status) for o in e.options]
-        entries = [
-            self.option_line(i, option, status)
-            for i, (option, status) in enumerate(ranked, start=1)
-        ]
+        entries = [self.option_line(i, shown) for i, shown in enumerate(e.options, start=1)]
         top_title, top_status = ranked[0][0].title, ranked[0][1]
         summary = f"Line {e.next_line} options: {top_title} ({top_status})"
         if len(ranked) > 1:
@@ -356,80 +354,75 @@ class _CardMaker:
             links=links,
         )
 
-    def drafted(self, agent: str) -> dict[str, Any] | None:
-        """The card for one drafted anticancer agent, or None (not an SCLC relapse drug)."""
+    def verdict_card(self, verdict: OrderVerdict) -> dict[str, Any]:
+        """The card of the engine's verdict on one drafted agent."""
         e = self.evaluation
+        agent = verdict.agent
         name = agent.capitalize()
-        shown = {o.id: o.status for o in e.options}
-        received = {a for line in e.lines for a in line.agents}
-        if agent in PLATINUM_AGENTS:
-            platinum = e.platinum
-            if e.next_line is None or platinum is None:
-                return None
-            if platinum.sensitivity in ("refractory", "resistant"):
-                t = self.thresholds
+        match verdict.reason:
+            case "option":
+                shown = next(o for o in e.options if o.id == verdict.option)
+                return self.option_entry(agent, shown)
+            case "early-platinum-relapse":
+                platinum = e.platinum
+                sensitivity = platinum.sensitivity if platinum else None
                 return self.order_card(
                     agent,
                     indicator="warning",
-                    summary=f"{name}: platinum-{platinum.sensitivity} relapse",
+                    summary=f"{name}: platinum-{sensitivity} relapse",
                     detail=(
                         f"The last platinum line was followed by "
-                        f"{_interval_words(platinum.interval_days)}, under "
-                        f"{t.sensitive_days} days, where re-treatment with platinum is "
-                        "expected to respond poorly."
+                        f"{_interval_words(platinum.interval_days if platinum else None)}, under "
+                        f"{self.thresholds.sensitive_days} days, where re-treatment with "
+                        "platinum is expected to respond poorly."
                     ),
                     option=None,
                 )
-            if "platinum-rechallenge" in shown:
-                option = self.knowledge.option("platinum-rechallenge")
-                return self.option_entry(agent, option, shown[option.id])
-            return None
-        if agent not in RELAPSE_AGENTS:
-            return None
-        option_id = next((o for o in shown if agent in OPTION_AGENTS.get(o, frozenset())), None)
-        if agent in received:
-            line = next(x for x in e.lines if agent in x.agents)
-            return self.order_card(
-                agent,
-                indicator="warning",
-                summary=f"{name} was already given (line {line.number})",
-                detail=(
-                    f"{name} is recorded in line {line.number} ({_shown_day(line.start)} to "
-                    f"{_shown_day(line.end)}); the source documents describe it for a "
-                    "relapse, not for re-treatment."
-                ),
-                option=None,
-            )
-        if e.next_line is None:
-            return self.order_card(
-                agent,
-                indicator="warning",
-                summary=f"{name}: no relapse is recorded",
-                detail=(
-                    f"{name} is a treatment for relapsed SCLC, and no progression after the "
-                    "latest line is recorded."
-                ),
-                option=None,
-            )
-        if option_id is None:
-            return self.order_card(
-                agent,
-                indicator="warning",
-                summary=f"{name} is not among this patient's line {e.next_line} options",
-                detail=(
-                    f"{name} is not among the options the rules give for line {e.next_line} "
-                    "of this patient; the summary card says what the record shows."
-                ),
-                option=None,
-            )
-        return self.option_entry(agent, self.knowledge.option(option_id), shown[option_id])
+            case "already-given":
+                line = e.lines[(verdict.line or 0) - 1]
+                return self.order_card(
+                    agent,
+                    indicator="warning",
+                    summary=f"{name} was already given (line {line.number})",
+                    detail=(
+                        f"{name} is recorded in line {line.number} ({_shown_day(line.start)} "
+                        f"to {_shown_day(line.end)}); the source documents describe it for a "
+                        "relapse, not for re-treatment."
+                    ),
+                    option=None,
+                )
+            case "no-relapse":
+                return self.order_card(
+                    agent,
+                    indicator="warning",
+                    summary=f"{name}: no relapse is recorded",
+                    detail=(
+                        f"{name} is a treatment for relapsed SCLC, and no progression after "
+                        "the latest line is recorded."
+                    ),
+                    option=None,
+                )
+            case "not-an-option":
+                return self.order_card(
+                    agent,
+                    indicator="warning",
+                    summary=f"{name} is not among this patient's line {e.next_line} options",
+                    detail=(
+                        f"{name} is not among the options the rules give for line "
+                        f"{e.next_line} of this patient; the summary card says what the "
+                        "record shows."
+                    ),
+                    option=None,
+                )
 
-    def option_entry(self, agent: str, option: Option, status: str) -> dict[str, Any]:
+    def option_entry(self, agent: str, shown: OptionResult) -> dict[str, Any]:
         """The option's entry for a drafted drug that is one of the patient's options."""
+        option = self.knowledge.option(shown.id)
+        status = shown.status
         figure, document = self.key_figure(option)
         detail = (
             f"**{option.title}** is a line {self.evaluation.next_line} option for this "
-            f"patient ({status}). {self._why(option.id, status)} {figure} "
+            f"patient ({status}). {self._why(shown)} {figure} "
             f"({self.short_label(document)})."
         )
         if option.safety:
@@ -468,17 +461,9 @@ class _CardMaker:
         if days <= 0:
             return f"platinum-refractory (progression {-days} d before the last dose{est})"
         text = f"platinum-free {days} d{est}: {platinum.sensitivity}"
-        if self._definitions_differ(platinum):
+        if platinum.annab_resistant:
             text += f"; resistant by ANNAB's {self.thresholds.annab_resistant_days} d"
         return text
-
-    def _definitions_differ(self, platinum: Platinum) -> bool:
-        days = platinum.interval_days
-        return (
-            platinum.sensitivity == "sensitive"
-            and days is not None
-            and days < self.thresholds.annab_resistant_days
-        )
 
     def _standing_long(self) -> str:
         e = self.evaluation
@@ -567,7 +552,7 @@ class _CardMaker:
                 text += f"{_interval_words(days)}: **refractory**"
             else:
                 text += f"platinum-free interval of **{days} days**: **{platinum.sensitivity}**"
-                if self._definitions_differ(platinum):
+                if platinum.annab_resistant:
                     text += (
                         f" by the {t.sensitive_days}-day definition; **resistant** by the "
                         f"{t.annab_resistant_days}-day definition of the ANNAB study"
@@ -610,36 +595,41 @@ class _CardMaker:
             )
         return text
 
-    def _why(self, option_id: str, status: str) -> str:
+    def _why(self, shown: OptionResult) -> str:
+        """The engine's reason for showing the option, in words."""
         e = self.evaluation
         p = e.platinum
         t = self.thresholds
-        if option_id == "platinum-rechallenge" and p is not None and p.interval_days is not None:
-            text = f"Platinum-free interval {p.interval_days} days" + (
-                " (estimated)" if p.estimated else ""
-            )
-            if p.rechallenge_window:
-                text += f", {t.rechallenge_window_days} days or more"
-                if status != "recommended":
-                    text += (
-                        "; the re-treatment evidence is from second-line studies"
-                        if (e.next_line or 0) > 2
-                        else "; performance status keeps it from being recommended"
-                    )
-            else:
+        if shown.reason is None:
+            return ""
+        if shown.reason in ("after-platinum", "after-chemo-immunotherapy"):
+            if shown.id == "nab-paclitaxel-anlotinib":
+                return "Line 2 after platinum chemo-immunotherapy, no anti-angiogenic drug yet."
+            if shown.id == "anlotinib":
+                which = "Second line" if e.next_line == 2 else "Third line or later"
+                return f"{which} after a platinum line."
+            return "After a platinum line."
+        days = p.interval_days if p else None  # a re-challenge reason comes with one
+        text = f"Platinum-free interval {days} days" + (" (estimated)" if p and p.estimated else "")
+        match shown.reason:
+            case "sensitive-below-window":
                 text += (
                     f": sensitive by the {t.sensitive_days}-day definition, resistant by the "
                     f"{t.annab_resistant_days}-day definition of the ANNAB study"
                 )
-            return text + "."
-        if option_id in ("topotecan", "lurbinectedin", "tarlatamab", "taxane") and p is not None:
-            return "After a platinum line."
-        if option_id == "nab-paclitaxel-anlotinib":
-            return "Line 2 after platinum chemo-immunotherapy, no anti-angiogenic drug yet."
-        if option_id == "anlotinib":
-            which = "Second line" if e.next_line == 2 else "Third line or later"
-            return f"{which} after a platinum line."
-        return ""
+            case "rechallenge-window":
+                text += f", {t.rechallenge_window_days} days or more"
+            case "rechallenge-window-later-line":
+                text += (
+                    f", {t.rechallenge_window_days} days or more; the re-treatment evidence is "
+                    "from second-line studies"
+                )
+            case "rechallenge-window-poor-performance":
+                text += (
+                    f", {t.rechallenge_window_days} days or more; performance status keeps it "
+                    "from being recommended"
+                )
+        return text + "."
 
     def _check_items(self) -> list[str]:
         """§11 "Check the record": the engine's record issues, each naming its records."""
@@ -723,7 +713,7 @@ def order_cards(
     if not e.diagnosis.sclc or e.patient.deceased:
         return []
     maker = _CardMaker(e, knowledge or load_knowledge(), base_url)
-    cards = [c for agent in dict.fromkeys(agents) if (c := maker.drafted(agent)) is not None]
+    cards = [maker.verdict_card(v) for v in order_verdicts(e, agents)]
     if cards:
         cards[0]["detail"] = f"{cards[0]['detail']}\n\n{DISCLAIMER}"
     return cards

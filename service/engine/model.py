@@ -20,7 +20,9 @@ __all__ = [
     "Evaluation",
     "Exposure",
     "Line",
+    "OptionReason",
     "OptionResult",
+    "OrderVerdict",
     "PatientSummary",
     "Platinum",
     "PossiblyReceived",
@@ -34,6 +36,20 @@ __all__ = [
 Stage = Literal["extensive", "limited", "unknown"]
 Sensitivity = Literal["refractory", "resistant", "sensitive", "unknown"]
 OptionStatus = Literal["recommended", "consider"]
+# Why a shown option is shown (§7, §9): what its entry on the options card says.
+OptionReason = Literal[
+    "rechallenge-window",  # interval >= 180 days at line 2: recommended
+    "rechallenge-window-later-line",  # in the window from line 3: second-line studies only
+    "rechallenge-window-poor-performance",  # in the window at line 2, but ECOG 3-4
+    "sensitive-below-window",  # sensitive by the 90-day cut, resistant by ANNAB's 180 days
+    "after-platinum",  # a relapse after a platinum line
+    "after-chemo-immunotherapy",  # line 2 after platinum chemo-immunotherapy
+]
+# What a drafted order of an agent is for this patient (order-select / order-sign).
+OrderStatus = Literal["recommended", "consider", "not-indicated"]
+OrderReason = Literal[
+    "option", "early-platinum-relapse", "already-given", "no-relapse", "not-an-option"
+]
 CriterionResult = Literal["met", "not-met", "unknown"]
 Verdict = Literal["eligible", "possibly-eligible", "ineligible"]
 # §11 "Check the record": what kind of problem an item is (see `RecordIssue`).
@@ -219,6 +235,9 @@ class Platinum:
     days_since_last_platinum: int
     line_number: int = field(default=0, compare=False)
     progression_date: date | None = field(default=None, compare=False)
+    # §7: sensitive by the classic cut but resistant by the ANNAB study's longer one, so a
+    # card naming the class says both.
+    annab_resistant: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -233,11 +252,34 @@ class Platinum:
 
 @dataclass(frozen=True, slots=True)
 class OptionResult:
+    """A shown option (§9); `reason` says why it is shown, None when it is shown at every
+    decision point (amrubicin, palliative radiotherapy, a clinical trial)."""
+
     id: str
     status: OptionStatus
+    reason: OptionReason | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVerdict:
+    """What a drafted order of one agent means for this patient (order-select / -sign).
+
+    When the agent belongs to one of the patient's options (`option`), `status` is that
+    option's status and `reason` is "option"; otherwise `status` is "not-indicated" and
+    `reason` says why: "early-platinum-relapse" (platinum after a refractory or resistant
+    relapse, §7), "already-given" (in line `line`: re-treatment is only ever the platinum
+    re-challenge, §9), "no-relapse" (not at a decision point, §8) or "not-an-option" (not
+    among the options of the next line, §9).
+    """
+
+    agent: str
+    status: OrderStatus
+    reason: OrderReason
+    option: str | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from service.engine.catalogue import PD1_CLASSES
-from service.engine.model import Line, OptionResult, OptionStatus, Platinum, Withheld
+from service.engine.model import (
+    Line,
+    OptionReason,
+    OptionResult,
+    OptionStatus,
+    Platinum,
+    Withheld,
+)
 
-__all__ = ["OPTION_AGENTS", "OPTION_IDS", "OptionInputs", "select_options"]
+__all__ = ["OPTION_AGENTS", "OPTION_IDS", "RELAPSE_AGENTS", "OptionInputs", "select_options"]
 
 # §9, in the order of its table (and of the cards).
 OPTION_IDS = (
@@ -34,6 +41,22 @@ OPTION_AGENTS: dict[str, frozenset[str]] = {
     "nab-paclitaxel-anlotinib": frozenset({"nab-paclitaxel", "anlotinib"}),
     "anlotinib": frozenset({"anlotinib"}),
     "taxane": frozenset({"nab-paclitaxel", "paclitaxel"}),
+}
+# Drugs for a relapse: the agents of the drug options other than platinum-etoposide.
+RELAPSE_AGENTS = frozenset(
+    agent
+    for option, agents in OPTION_AGENTS.items()
+    if option != "platinum-rechallenge"
+    for agent in agents
+)
+# Why the options that need more than a decision point are shown (§9 "shown when").
+_SHOWN_BECAUSE: dict[str, OptionReason] = {
+    "topotecan": "after-platinum",
+    "lurbinectedin": "after-platinum",
+    "tarlatamab": "after-platinum",
+    "nab-paclitaxel-anlotinib": "after-chemo-immunotherapy",
+    "anlotinib": "after-platinum",
+    "taxane": "after-platinum",
 }
 
 
@@ -72,6 +95,21 @@ def _rechallenge_status(inputs: OptionInputs) -> OptionStatus | None:
     if platinum.rechallenge_window and inputs.next_line == 2 and not inputs.poor_performance:
         return "recommended"
     return "consider"
+
+
+def _reason(option_id: str, status: OptionStatus, inputs: OptionInputs) -> OptionReason | None:
+    """Why a shown option is shown; None for those shown at every decision point."""
+    if option_id != "platinum-rechallenge":
+        return _SHOWN_BECAUSE.get(option_id)
+    # Shown for a sensitive relapse only (§7), so with an interval.
+    if not (inputs.platinum and inputs.platinum.rechallenge_window):
+        return "sensitive-below-window"
+    if status == "recommended":
+        return "rechallenge-window"
+    # §9: recommended at line 2 only (003_…: second-line studies); there, ECOG 3-4 (001_…).
+    if (inputs.next_line or 0) > 2:
+        return "rechallenge-window-later-line"
+    return "rechallenge-window-poor-performance"
 
 
 def _blocking(option_id: str, inputs: OptionInputs) -> frozenset[str]:
@@ -127,6 +165,6 @@ def select_options(inputs: OptionInputs) -> tuple[tuple[OptionResult, ...], tupl
         if sources:
             withheld.append(Withheld(option_id, tuple(dict.fromkeys(sources))))
             continue
-        results.append(OptionResult(option_id, status))
+        results.append(OptionResult(option_id, status, _reason(option_id, status, inputs)))
     ranked = sorted(results, key=lambda o: o.status != "recommended")
     return tuple(ranked), tuple(withheld)

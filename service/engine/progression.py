@@ -139,15 +139,19 @@ def platinum_interval(
     if after:
         event_day, event = after[0]
         interval = (event_day - last_dose).days
+        sensitivity = _sensitivity(interval, thresholds)
         return Platinum(
             last_dose=last_dose,
             interval_days=interval,
-            sensitivity=_sensitivity(interval, thresholds),
+            sensitivity=sensitivity,
             rechallenge_window=interval >= thresholds.rechallenge_window_days,
             estimated=event.estimated or dose_estimated,
             days_since_last_platinum=since,
             line_number=line.number,
             progression_date=event_day,
+            annab_resistant=(
+                sensitivity == "sensitive" and interval < thresholds.annab_resistant_days
+            ),
         )
     return Platinum(
         last_dose=last_dose,
