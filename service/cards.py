@@ -602,13 +602,12 @@ class _CardMaker:
         t = self.thresholds
         if shown.reason is None:
             return ""
-        if shown.reason in ("after-platinum", "after-chemo-immunotherapy"):
-            if shown.id == "nab-paclitaxel-anlotinib":
-                return "Line 2 after platinum chemo-immunotherapy, no anti-angiogenic drug yet."
-            if shown.id == "anlotinib":
-                which = "Second line" if e.next_line == 2 else "Third line or later"
-                return f"{which} after a platinum line."
-            return "After a platinum line."
+        if shown.reason == "after-platinum":
+            # The knowledge base's words for this rule (the `when` of topotecan and
+            # lurbinectedin); a longer `when` would not fit the entry's line (§9, issue 10).
+            return "Any relapse after a platinum-containing line."
+        if shown.reason == "after-chemo-immunotherapy":
+            return self.knowledge.option(shown.id).when  # nab-paclitaxel plus anlotinib's
         days = p.interval_days if p else None  # a re-challenge reason comes with one
         text = f"Platinum-free interval {days} days" + (" (estimated)" if p and p.estimated else "")
         match shown.reason:
