@@ -1,4 +1,4 @@
-"""Cards (service/cards.py): at most three a decision point, shape, links, order cards."""
+"""Cards (service/cards/): at most three a decision point, shape, links, order cards."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 
 import pytest
 
-from service.cards import DISCLAIMER, SUMMARY_LIMIT, escape, order_cards, patient_view_cards
+from service.cards import SUMMARY_LIMIT, escape, order_cards, patient_view_cards
 from service.engine import evaluate
 from service.engine.model import Evaluation
 from service.fhir import build_records, load_path
+from service.knowledge import load_knowledge
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)
 BASE = "https://cds.example.org"
 FILE_NAME = re.compile(r"00[0-4]_[0-9a-f]{16}\.txt")
 ALL_SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
+DISCLAIMER = load_knowledge().wording.card.disclaimer
 
 
 def evaluation_of(scenario: str) -> Evaluation:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.knowledge import DOCUMENTS
-from tools.check_knowledge import DEFAULT_DOCS, main
+from service.knowledge import DOCUMENTS, load_knowledge
+from tools.check_knowledge import DEFAULT_DOCS, check_wording, main
 
 needs_docs = pytest.mark.skipif(
     not DEFAULT_DOCS.is_dir(), reason=f"source documents not found at {DEFAULT_DOCS}"
@@ -66,3 +66,19 @@ def test_a_docs_folder_that_does_not_exist_is_a_usage_error(
         main(["--docs", str(tmp_path / "absent")])
     assert 2 == stop.value.code
     assert f"--docs: {tmp_path / 'absent'} is not a folder" in capsys.readouterr().err
+
+
+@needs_docs
+def test_a_figure_the_wording_states_must_occur_in_a_document() -> None:
+    """The shipped wording's figures ("ECOG 0–1") are in the documents; a made-up one is
+    reported, while the values a template fills in are not figures it states."""
+    wording = load_knowledge().wording
+    assert [] == check_wording(wording, DEFAULT_DOCS)
+    patient = wording.patient.model_copy(
+        update={"poor_performance": "{reading}: the studies enrolled ECOG 0–7 in 20191 sites."}
+    )
+    changed = wording.model_copy(update={"patient": patient})
+    assert [
+        "wording (wording.toml): patient.poor_performance states '20191', "
+        "found in no cited document"
+    ] == check_wording(changed, DEFAULT_DOCS)

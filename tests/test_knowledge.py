@@ -20,6 +20,7 @@ from service.knowledge import (
     KEY_FIGURE_MAX,
     SHORT_LABEL_MAX,
     SOURCES_FILE,
+    WORDING_FILE,
     Citation,
     Evidence,
     Knowledge,
@@ -29,6 +30,7 @@ from service.knowledge import (
     load_knowledge,
     load_knowledge_from,
 )
+from tests.conftest import edit, rejected
 from tools.check_knowledge import check_against_documents, date_spellings
 
 CARDS = Path(cards.__file__).parent
@@ -80,9 +82,10 @@ def test_shipped_knowledge_loads_once_with_every_option_in_table_order() -> None
 
 
 def test_every_option_id_has_a_file_and_no_file_is_unknown() -> None:
-    """cards/ holds one option-<id>.toml per OPTION_IDS entry, one trial file, sources.toml."""
+    """cards/ holds one option-<id>.toml per OPTION_IDS entry, one trial file, sources.toml
+    and wording.toml."""
     expected = {f"option-{i}.toml" for i in OPTION_IDS} | {f"trial-{TRIAL_ID}.toml"}
-    assert expected | {SOURCES_FILE} == {p.name for p in CARDS.glob("*.toml")}
+    assert expected | {SOURCES_FILE, WORDING_FILE} == {p.name for p in CARDS.glob("*.toml")}
 
 
 def test_every_document_has_one_source_with_a_slug_id_and_a_short_label() -> None:
@@ -195,7 +198,11 @@ def test_the_taxane_option_loads_and_its_figures_occur_in_its_document() -> None
     assert {D003} == {e.document for e in taxane.evidence}
     quoted = {n for e in taxane.evidence for n in e.numbers}
     assert {"category 2A", "8%", "14%", "29.4%", "8.3%", "4.7 months", "7.3 months"} <= quoted
-    alone = Knowledge(options=(taxane,), sources=(load_knowledge().source_for(D003),))
+    alone = Knowledge(
+        options=(taxane,),
+        sources=(load_knowledge().source_for(D003),),
+        wording=load_knowledge().wording,
+    )
     assert [] == check_against_documents(alone, DOCS)
 
 
@@ -258,26 +265,7 @@ def test_knowledge_error_is_one_of_ours() -> None:
 # --- the loader on bad copies -----------------------------------------------------------
 
 
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A writable copy of the shipped cards/ data files."""
-    target = tmp_path / "cards"
-    target.mkdir()
-    for path in CARDS.glob("*.toml"):
-        shutil.copy(path, target / path.name)
-    return target
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text("utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), "utf-8")
-
-
-def rejected(directory: Path) -> KnowledgeError:
-    with pytest.raises(KnowledgeError) as caught:
-        load_knowledge_from(directory)
-    return caught.value
+# `copy`, `edit` and `rejected`: tests/conftest.py.
 
 
 def test_an_unmodified_copy_loads_like_the_package(copy: Path) -> None:
@@ -416,7 +404,11 @@ def test_knowledge_built_without_a_cited_documents_source_is_rejected() -> None:
     without_000 = tuple(s for s in knowledge.sources if s.document != D000)
     where = re.escape(f"options[0].citations[1].document: {D000} has no source")
     with pytest.raises(ValidationError, match=where):
-        Knowledge(options=(knowledge.option("platinum-rechallenge"),), sources=without_000)
+        Knowledge(
+            options=(knowledge.option("platinum-rechallenge"),),
+            sources=without_000,
+            wording=knowledge.wording,
+        )
 
 
 @pytest.mark.parametrize(
@@ -603,7 +595,7 @@ def one_option(
         citations=(Citation(document=D003, label="Tian et al."),),
     )
     source = Source(id="a-study", document=D003, title=TITLE, short_label="A study")
-    return Knowledge(options=(option,), sources=(source,))
+    return Knowledge(options=(option,), sources=(source,), wording=load_knowledge().wording)
 
 
 def write_d003(tmp_path: Path, text: str) -> None:

@@ -7,9 +7,9 @@ prints each problem on a line and exits 1, or prints one "ok" line and exits 0
 not occur in the document its evidence bullet cites, a figure a bullet states but does
 not quote, a figure of an option's key figure not in its `key_figure_document`, a figure
 in another text of an option or trial (regimen, population, notes, trial facts, ...)
-found in none of the documents it cites, a source whose title, publisher or date its
-document does not give (or whose short label states a figure it does not), or a cited
-document missing.
+found in none of the documents it cites, a figure a card's wording states (not fills in)
+found in no document, a source whose title, publisher or date its document does not give
+(or whose short label states a figure it does not), or a cited document missing.
 
 The documents are not part of the product, so neither is this check: `service.knowledge`
 loads and validates the cards at run time; this module, outside the package, holds them
@@ -33,10 +33,18 @@ from service.knowledge import (
     Option,
     Source,
     Trial,
+    Wording,
     load_knowledge,
 )
 
-__all__ = ["DEFAULT_DOCS", "check_against_documents", "date_spellings", "main", "normalise"]
+__all__ = [
+    "DEFAULT_DOCS",
+    "check_against_documents",
+    "check_wording",
+    "date_spellings",
+    "main",
+    "normalise",
+]
 
 # The checkout's sibling ../shared/docs, where the five documents of DOCUMENTS live.
 DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "shared" / "docs"
@@ -72,6 +80,8 @@ _DIGIT_DASH_DIGIT = re.compile(r"(?<=\d)\s*-\s*(?=\d)")
 _SPACE = re.compile(r"\s+")
 # A figure: digits with an optional decimal part, not glued to a word ("DLL3", "q21d").
 _FIGURE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+# A template's placeholder ("{days}"): a value filled in, not a figure the text states.
+_PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
 def normalise(text: str) -> str:
@@ -280,6 +290,16 @@ def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
     return docs.problems + problems
 
 
+def check_wording(wording: Wording, docs_dir: Path) -> list[str]:
+    """Problems of the cards' wording against the documents in `docs_dir`: a figure a
+    template states (a value it fills in is not one) must occur in one of the documents.
+    Its texts cite no document, so any of them may back it ("ECOG 0–1")."""
+    docs = _Documents(docs_dir)
+    templates = ((field, _PLACEHOLDER.sub("", text)) for field, text in wording.texts())
+    problems = _check_texts("wording (wording.toml)", templates, DOCUMENTS, docs)
+    return docs.problems + problems
+
+
 # ---------------------------------------------------------------------------------------
 # Command line
 
@@ -305,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KnowledgeError as exc:
         print(f"cards/{exc}")
         return 1
-    problems = check_against_documents(knowledge, docs)
+    problems = check_against_documents(knowledge, docs) + check_wording(knowledge.wording, docs)
+    problems = list(dict.fromkeys(problems))  # a missing document is found by both
     for problem in problems:
         print(problem)
     if problems:

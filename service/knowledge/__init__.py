@@ -3,12 +3,15 @@
 `cards/` holds one TOML file per option of CLINICAL_RULES §9 (`option-<id>.toml`), one
 per trial of §10 (`trial-<NCT id>.toml`) and `sources.toml`, which describes each source
 document (`../shared/docs/`) for a reader: title, publisher, date, a short label and,
-where verified, its public URL. Options and trials cite the documents by file name;
-every cited document must have its source. No text a clinician reads names a document
-file (`003_….txt`): cards and pages show a source's `short_label` or `title` instead.
+where verified, its public URL; `wording.toml` holds every sentence the cards say, as
+named templates (`service.knowledge.wording`). Options, trials and the wording cite the
+documents by file name; every cited document must have its source. No text a clinician
+reads names a document file (`003_….txt`): cards and pages show a source's
+`short_label` or `title` instead.
 
 - `base`: the documents, the kinds of text, the closed model every file is made of;
 - `schema`: options, trials, sources and `Knowledge`, the whole, with their checks;
+- `wording`: the cards' templates, each checked to fill in exactly its placeholders;
 - `loader`: `load_knowledge()` (the shipped files, read once) and
   `load_knowledge_from(directory)`; any fault is a `KnowledgeError` naming the file and
   the field.
@@ -24,6 +27,7 @@ from service.knowledge.base import DOCUMENTS, KEY_FIGURE_MAX, SHORT_LABEL_MAX
 from service.knowledge.loader import (
     KNOWLEDGE_PACKAGE,
     SOURCES_FILE,
+    WORDING_FILE,
     KnowledgeError,
     engine_criteria,
     knowledge_files,
@@ -41,6 +45,7 @@ from service.knowledge.schema import (
     Trial,
     TrialCriterion,
 )
+from service.knowledge.wording import Wording
 
 __all__ = [
     "DOCUMENTS",
@@ -49,6 +54,7 @@ __all__ = [
     "KNOWLEDGE_PACKAGE",
     "SHORT_LABEL_MAX",
     "SOURCES_FILE",
+    "WORDING_FILE",
     "Citation",
     "Evidence",
     "EvidenceLine",
@@ -58,6 +64,7 @@ __all__ = [
     "Source",
     "Trial",
     "TrialCriterion",
+    "Wording",
     "engine_criteria",
     "knowledge_files",
     "load_knowledge",

@@ -22,10 +22,12 @@ from service.engine.trials import criterion_names
 from service.errors import SclcCdsError
 from service.knowledge.base import Entry
 from service.knowledge.schema import Knowledge, Option, Source, Sources, Trial, unsourced
+from service.knowledge.wording import WORDING_FILE, Wording
 
 __all__ = [
     "KNOWLEDGE_PACKAGE",
     "SOURCES_FILE",
+    "WORDING_FILE",
     "KnowledgeError",
     "engine_criteria",
     "knowledge_files",
@@ -85,7 +87,7 @@ SOURCES_FILE = "sources.toml"
 
 
 def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
-    """Read and validate the option, trial and source files of `directory`."""
+    """Read and validate the option, trial, source and wording files of `directory`."""
     files = sorted(
         (f for f in directory.iterdir() if f.is_file() and f.name.endswith(".toml")),
         key=lambda f: f.name,
@@ -93,9 +95,12 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
     options: dict[str, Option] = {}
     trials: dict[str, Trial] = {}
     sources: tuple[Source, ...] = ()
+    wording: Wording | None = None
     for file in files:
         if file.name == SOURCES_FILE:
             sources = _parse(Sources, file).sources
+        elif file.name == WORDING_FILE:
+            wording = _parse(Wording, file)
         elif file.name.startswith("option-"):
             option = _parse(Option, file)
             if file.name != f"option-{option.id}.toml":
@@ -115,7 +120,8 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
             trials[trial.nct_id] = trial
         else:
             raise KnowledgeError(
-                f"not an option-<id>.toml, trial-<NCT id>.toml or {SOURCES_FILE} file",
+                f"not an option-<id>.toml, trial-<NCT id>.toml, {SOURCES_FILE} or "
+                f"{WORDING_FILE} file",
                 file=file.name,
             )
     for option_id in OPTION_IDS:
@@ -128,9 +134,12 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
             raise KnowledgeError(f"no file for trial {nct_id}", file=f"trial-{nct_id}.toml")
     if not sources:
         raise KnowledgeError("no file describing the source documents", file=SOURCES_FILE)
-    files_items: list[tuple[str, Option | Trial]] = []
+    if wording is None:
+        raise KnowledgeError("no file with the cards' wording", file=WORDING_FILE)
+    files_items: list[tuple[str, Option | Trial | Wording]] = []
     files_items += [(f"option-{i}.toml", options[i]) for i in OPTION_IDS]
     files_items += [(f"trial-{i}.toml", trials[i]) for i in sorted(trials)]
+    files_items.append((WORDING_FILE, wording))
     if found := unsourced(files_items, sources):
         file_name, field, document = found
         raise KnowledgeError(
@@ -140,6 +149,7 @@ def load_knowledge_from(directory: Traversable | Path) -> Knowledge:
         options=tuple(options[i] for i in OPTION_IDS),
         trials=tuple(trials[i] for i in sorted(trials)),
         sources=sources,
+        wording=wording,
     )
 
 

@@ -6,6 +6,7 @@ line, `Option.key_figure_for(next_line)`), evidence bullets with the figures the
 line), whom the evidence's study enrolled where a document says so (`population`), its
 toxicity (`safety`) apart from access and regulatory status (`availability`), and
 citations of the source documents by file name; every cited document has its source.
+The cards' words are `Wording` (`service.knowledge.wording`), part of the whole.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from service.knowledge.base import (
     Text,
     Url,
 )
+from service.knowledge.wording import Wording
 
 __all__ = [
     "EVIDENCE_LINES",
@@ -236,8 +238,11 @@ class Trial(Entry):
         return self
 
 
-def _documents_used(item: Option | Trial) -> Iterator[tuple[str, str]]:
-    """(field, document) for every document `item` names: citations and key figure."""
+def _documents_used(item: Option | Trial | Wording) -> Iterator[tuple[str, str]]:
+    """(field, document) for every document `item` names: citations, key figure, cited."""
+    if isinstance(item, Wording):
+        yield from item.documents()
+        return
     for i, citation in enumerate(item.citations):
         yield f"citations[{i}].document", citation.document
     if isinstance(item, Option):
@@ -245,7 +250,7 @@ def _documents_used(item: Option | Trial) -> Iterator[tuple[str, str]]:
 
 
 def unsourced(
-    items: Iterable[tuple[str, Option | Trial]], sources: Iterable[Source]
+    items: Iterable[tuple[str, Option | Trial | Wording]], sources: Iterable[Source]
 ) -> tuple[str, str, str] | None:
     """The first (where, field, document) naming a document that has no source, if any."""
     described = {source.document for source in sources}
@@ -257,19 +262,23 @@ def unsourced(
 
 
 class Knowledge(Entry):
-    """The options (the loader gives all, in the order of `OPTION_IDS`), trials, sources.
+    """The options (the loader gives all, in the order of `OPTION_IDS`), trials, sources,
+    and the cards' wording.
 
-    Every document an option or trial cites has its source.
+    Every document an option or trial cites has its source (so a part of the knowledge,
+    a few options with their sources, is a `Knowledge` too); the loader also holds the
+    documents the wording cites to theirs.
     """
 
     options: NonEmpty[Option]
     trials: tuple[Trial, ...] = ()
     sources: NonEmpty[Source]
+    wording: Wording
 
     @model_validator(mode="after")
     def _every_document_has_its_source(self) -> Self:
         _one_each(self.sources)
-        items: list[tuple[str, Option | Trial]] = []
+        items: list[tuple[str, Option | Trial | Wording]] = []
         items += [(f"options[{i}]", option) for i, option in enumerate(self.options)]
         items += [(f"trials[{i}]", trial) for i, trial in enumerate(self.trials)]
         if found := unsourced(items, self.sources):

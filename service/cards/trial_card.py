@@ -1,0 +1,57 @@
+"""The trial card (CLINICAL_RULES §10): the pre-screen verdict and each criterion's result.
+
+The study team decides eligibility; the card says what the record shows, criteria not
+met first, then those the record cannot tell (the ones absent from it named together),
+then those met.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service import wire
+from service.cards.frame import Frame
+from service.cards.markdown import escape
+from service.knowledge import Trial
+from service.knowledge.wording import words_for
+
+__all__ = ["trial_card"]
+
+# The engine's detail of a criterion whose value the record does not hold.
+_ABSENT = ": not in the record"
+
+
+def trial_card(frame: Frame, trial: Trial) -> dict[str, Any]:
+    """The pre-screen of one trial the evaluation shows."""
+    w = frame.words.trial
+    result = next(t for t in frame.evaluation.trials if t.id == trial.nct_id)
+    verdict = words_for(w.verdicts, result.verdict)
+    groups: dict[str, list[str]] = {"not-met": [], "unknown": [], "met": []}
+    absent: list[str] = []
+    for c in result.criteria:
+        if c.result == "unknown" and (c.detail or "").endswith(_ABSENT):
+            absent.append(escape(c.criterion))  # said once for all below
+            continue
+        shown = escape(c.criterion)
+        if c.detail and c.result != "met":
+            shown += f" ({escape(c.detail)})"
+        groups[c.result].append(shown)
+    if absent:
+        groups["unknown"].append(w.not_in_record.format(criteria=", ".join(absent)))
+    rows = [
+        "- " + w.result.format(result=words_for(w.results, result_), criteria="; ".join(items))
+        for result_, items in groups.items()
+        if items
+    ]
+    return frame.card(
+        f"trial:{trial.nct_id}",
+        summary=w.summary.format(nct_id=trial.nct_id, phase=trial.phase, verdict=verdict),
+        detail=w.heading.format(verdict=verdict) + "\n\n" + "\n".join(rows),
+        indicator="info",
+        documents=[c.document for c in trial.citations],
+        links=[
+            wire.Link(
+                label=w.registry_link.format(nct_id=trial.nct_id), url=trial.url, type="absolute"
+            )
+        ],
+    )
