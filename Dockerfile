@@ -36,7 +36,7 @@ RUN if [ -n "$PIP_CERT" ]; then export PIP_CERT; else unset PIP_CERT; fi \
     && python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
         -c /src/constraints.txt /src \
-    && /opt/venv/bin/python -c "from service.knowledge import load_knowledge; load_knowledge()"
+    && cd / && /opt/venv/bin/python -c "from service.knowledge import load_knowledge; load_knowledge()"
 
 # The demo's environment: everything, the screen extra included.
 FROM build AS build-demo
@@ -48,7 +48,7 @@ RUN if [ -n "$PIP_CERT" ]; then export PIP_CERT; else unset PIP_CERT; fi \
 # Production's environment: the demo EHR and its fixtures taken out of the install.
 FROM build AS build-production
 RUN rm -r /opt/venv/lib/python3*/site-packages/service/demo \
-    && /opt/venv/bin/python -c "from service.settings import demo_installed; assert not demo_installed()"
+    && cd / && /opt/venv/bin/python -c "from service.settings import demo_installed; assert not demo_installed()"
 
 FROM ${BASE} AS runtime
 RUN apt-get update \

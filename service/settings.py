@@ -76,7 +76,10 @@ VARIABLES: tuple[str, ...] = (
 
 def demo_installed() -> bool:
     """Whether this installation has the demo EHR (the production image leaves it out)."""
-    return importlib.util.find_spec("service.demo.pages") is not None
+    try:
+        return importlib.util.find_spec("service.demo.pages") is not None
+    except ModuleNotFoundError:  # no service.demo package at all
+        return False
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -188,3 +188,21 @@ def test_patient_names_the_one_evaluated_and_drops_other_patients_records(
     assert main(["evaluate", str(path), "--today", "2025-11-21"]) == 0
     both = json.loads(capsys.readouterr().out)
     assert [e["patient"]["id"] for e in both] == ["p1", "p2"]
+
+
+def test_fixtures_where_the_demo_is_left_out_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the demo (the production image), `sclc-cds fixtures` exits 2 naming why."""
+    monkeypatch.setattr("service.cli.demo_installed", lambda: False)
+    assert main(["fixtures", "new", "someone"]) == 2
+    assert "part of the demo, which this installation leaves out" in capsys.readouterr().err
+
+
+def test_screen_without_its_extra_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the screen extra's packages, `sclc-cds screen` exits 2 with the pip line."""
+    monkeypatch.setitem(sys.modules, "service.screen.plan", None)  # as if Dask were absent
+    assert main(["screen", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "pip install 'sclc-relapse-cds[screen]'" in capsys.readouterr().err

@@ -141,3 +141,13 @@ for module in modules:
 print(json.dumps(failed))
 """
     assert json.loads(_fresh(script)) == {}
+
+
+def test_module_names_are_unique() -> None:
+    """No two modules of service/ share a name (`http/fhir.py` beside `fhir/` read as one
+    thing and were another)."""
+    root = Path(service.__file__).parent
+    names = [p.stem for p in root.rglob("*.py") if p.name != "__init__.py"]
+    packages = [p.parent.name for p in root.rglob("__init__.py") if p.parent != root]
+    seen = sorted(names + packages)
+    assert sorted({n for n in seen if seen.count(n) > 1}) == []

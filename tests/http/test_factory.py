@@ -124,3 +124,16 @@ def test_the_default_feedback_database_is_in_the_instance_folder() -> None:
     app = create_app()
     with app.app_context():
         assert state().settings.feedback_db == Path(app.instance_path) / "feedback.sqlite3"
+
+
+def test_a_demo_asked_for_where_it_is_left_out_stops_the_app(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SCLC_CDS_DEMO=true in an installation without the demo (the production image):
+    a ValueError that says so, not an app without /demo; unset, the app serves none."""
+    monkeypatch.setattr("service.settings.demo_installed", lambda: False)
+    monkeypatch.setattr(factory, "demo_installed", lambda: False)
+    with pytest.raises(ValueError, match="SCLC_CDS_DEMO=true.*leaves the demo EHR out"):
+        make_app(DEMO=True)
+    client = make_app().test_client()
+    assert [client.get(p).status_code for p in ("/demo", "/fhir/Patient")] == [404, 404]
