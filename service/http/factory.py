@@ -23,8 +23,8 @@ from service.http.log import configure_logging
 from service.http.meta import blueprint as meta_blueprint
 from service.http.state import AppState, install
 from service.settings import DEFAULTS, Settings, demo_installed, load_config
+from service.smart.session_cookie import configure_session
 from service.smart.views import blueprint as app_blueprint
-from service.smart.views import configure_session
 from service.store import Store, database_url
 
 __all__ = ["DEFAULTS", "create_app"]

@@ -8,8 +8,10 @@ signed values.
   authorization server on the fixture `/fhir`, signed and stateless, so they work across
   gunicorn workers.
 
-The HTTP side is `service.smart.views` (the app, an OAuth 2 client on Authlib) and
-`service.demo.auth_server` (the demo authorization server, on Authlib).
+The HTTP side is `service.smart.views` (the app's blueprint), `service.smart.launch` (its
+launch, an OAuth 2 client on Authlib), `service.smart.session_cookie` (the signed cookie
+that keeps the launch and its grant) and `service.demo.auth_server` (the demo
+authorization server, on Authlib).
 """
 
 from service.smart.configuration import (

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask, session
 
 from service.settings import Settings
-from service.smart.views import CookieFirstSessions, configure_session
+from service.smart.session_cookie import CookieFirstSessions, configure_session
 
 KEY = "configured-key-of-the-tests"  # noqa: S105 - a fake key of the tests
 
