@@ -8,6 +8,7 @@
 - `pages`: `/demo`, the demo EHR page.
 - `synth`: `sclc-cds fixtures new`, a synthetic patient from a short description.
 - `population`: `sclc-cds fixtures population`, a synthetic Bulk Data export.
+- `noise`: the population's ordinary patients and the noise around its scenario copies.
 
 `install_demo(app, settings)` registers the HTTP parts on the CDS Hooks app
 (`service.http.factory.create_app` calls it when `SCLC_CDS_DEMO` is on).

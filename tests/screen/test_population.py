@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.demo.noise import OTHER_MEASURES
 from service.demo.population import (
-    OTHER_MEASURES,
     PopulationSpec,
     is_scenario_patient,
     load_scenarios,
