@@ -1,5 +1,5 @@
 """Run a FHIR Bulk Data `$export` and download its files (Bulk Data Access IG v2, client
-side), authorized by SMART Backend Services.
+side), authorized by SMART Backend Services (`service.screen.backend_services`).
 
     kick-off   GET <kick-off URL>?_type=…  Accept: application/fhir+json,
                Prefer: respond-async              -> 202, Content-Location: status URL
@@ -9,18 +9,11 @@ side), authorized by SMART Backend Services.
                after a broken download, renamed to NAME when whole
     done       DELETE status URL (the server may free the files)
 
-A 429, or a 5xx that is transient (502, 503, 504, or an OperationOutcome whose issue
-code is `transient`), is asked again after the server's `Retry-After`, else after a
-backoff that doubles; any other error status ends the run with `BulkExportError`
-(an `InputError`: the CLI's exit 2) and the server's diagnostics.
-
-Authorization (SMART App Launch, "Backend Services"): the client signs a JWT with its
-private key (`RS384` or `ES384`; `iss` = `sub` = client id, `aud` = token endpoint, a
-random `jti`, expiring in five minutes) and posts it as a `client_assertion`
-(`client_credentials`, `client_assertion_type` jwt-bearer); the token endpoint comes
-from `<base>/.well-known/smart-configuration` unless given. A token is renewed shortly
-before it expires and once more if the server answers 401. Tokens never leave this
-module: no message or exception holds one.
+A 429, or a 5xx that is transient, is asked again after the server's `Retry-After`,
+else after a backoff that doubles; any other error status ends the run with
+`BulkExportError` and the server's diagnostics (`service.screen.bulk_errors`). With
+credentials, every request to the FHIR server carries the client's token, renewed once
+more if the server answers 401.
 
 Resumable: `bulk-state.json` in the download folder keeps the status URL once the
 kick-off is accepted and the manifest once the job is complete; running again with the
@@ -30,31 +23,26 @@ kept, partial ones resumed).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import jwt
 import requests
 import urllib3.exceptions
 
-from service.errors import InputError
+from service.screen.backend_services import BackendCredentials, BackendToken
+from service.screen.bulk_errors import BulkExportError, failure, retry_after, transient
 from service.screen.export import GZIP_MAGIC
 
 __all__ = [
     "DEFAULT_TYPES",
-    "BackendCredentials",
     "BulkClient",
-    "BulkExportError",
     "RetryPolicy",
     "STATE_FILE",
     "base_of",
@@ -72,37 +60,10 @@ DEFAULT_TYPES = (
     "MedicationAdministration",
     "Medication",
 )
-JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_LIFETIME = 300  # seconds; SMART Backend Services: "no more than five minutes"
-TOKEN_MARGIN = 30.0  # seconds before expiry at which a token is renewed
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
-ALGORITHMS = frozenset({"RS384", "ES384"})
 _CHUNK = 1 << 20
 # The export level at the end of a kick-off path: system, Patient or Group/<id>.
 _LEVEL = re.compile(r"(?:/Patient|/Group/[^/]+)?/\$export/?$")
 Progress = Callable[[str], None]
-
-
-class BulkExportError(InputError):
-    """The export could not be run: refused, failed on the server, or not downloadable."""
-
-
-@dataclass(frozen=True, slots=True)
-class BackendCredentials:
-    """A SMART Backend Services client: its id, private key (PEM) and signing algorithm."""
-
-    client_id: str
-    private_key: str = field(repr=False)
-    algorithm: str = "ES384"
-    key_id: str | None = None
-    token_url: str | None = None  # default: from <base>/.well-known/smart-configuration
-    scope: str = "system/*.read"
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(
-                f"the signing algorithm must be one of {', '.join(sorted(ALGORITHMS))}"
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,55 +83,6 @@ def base_of(kickoff_url: str) -> str:
     parts = urlsplit(kickoff_url)
     path = _LEVEL.sub("", parts.path)
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _outcome(response: requests.Response) -> tuple[str, set[str]]:
-    """The OperationOutcome diagnostics of an error answer, and its issue codes."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "", set()
-    issues = body.get("issue") if isinstance(body, dict) else None
-    if not isinstance(issues, list):
-        return "", set()
-    texts = [
-        str(i.get("diagnostics") or (i.get("details") or {}).get("text") or "")
-        for i in issues
-        if isinstance(i, dict)
-    ]
-    codes = {str(i.get("code")) for i in issues if isinstance(i, dict)}
-    return "; ".join(t for t in texts if t)[:300], codes
-
-
-def _transient(response: requests.Response) -> bool:
-    if response.status_code == 429 or response.status_code in TRANSIENT_STATUSES:
-        return True
-    return response.status_code >= 500 and "transient" in _outcome(response)[1]
-
-
-def _failure(what: str, response: requests.Response) -> BulkExportError:
-    diagnostics, _ = _outcome(response)
-    reason = f": {diagnostics}" if diagnostics else ""
-    return BulkExportError(f"{what} failed with HTTP {response.status_code}{reason}")
-
-
-@dataclass(slots=True)
-class _Token:
-    value: str
-    expires: float
 
 
 class BulkClient:
@@ -193,76 +105,17 @@ class BulkClient:
         self.progress = progress or (lambda message: None)
         self.sleep = sleep
         self.clock = clock
-        self._token: _Token | None = None
-        self._token_url: str | None = credentials.token_url if credentials else None
+        self._token = (
+            BackendToken(credentials, send=self._send, clock=clock) if credentials else None
+        )
         self._base = ""
 
-    # -- authorization --------------------------------------------------------------
-
-    def _discover_token_url(self) -> str:
-        url = f"{self._base}/.well-known/smart-configuration"
-        response = self._send("GET", url, "SMART configuration", authorize=False)
-        if response.status_code != 200:
-            raise _failure("reading the SMART configuration", response)
-        try:
-            endpoint = response.json().get("token_endpoint")
-        except (ValueError, AttributeError):
-            endpoint = None
-        if not isinstance(endpoint, str) or not endpoint:
-            raise BulkExportError("the SMART configuration names no token_endpoint")
-        return endpoint
-
-    def _assertion(self, credentials: BackendCredentials, audience: str) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": credentials.client_id,
-            "sub": credentials.client_id,
-            "aud": audience,
-            "iat": now,
-            "exp": now + ASSERTION_LIFETIME,
-            "jti": uuid.uuid4().hex,
-        }
-        headers = {"typ": "JWT", **({"kid": credentials.key_id} if credentials.key_id else {})}
-        try:
-            return jwt.encode(
-                claims, credentials.private_key, algorithm=credentials.algorithm, headers=headers
-            )
-        except (ValueError, TypeError, jwt.PyJWTError) as error:
-            raise BulkExportError(
-                "cannot sign the client assertion with the private key "
-                f"({error.__class__.__name__})"
-            ) from None
-
-    def _fetch_token(self, credentials: BackendCredentials) -> _Token:
-        if self._token_url is None:
-            self._token_url = self._discover_token_url()
-        form = {
-            "scope": credentials.scope,
-            "grant_type": "client_credentials",
-            "client_assertion_type": JWT_BEARER,
-            "client_assertion": self._assertion(credentials, self._token_url),
-        }
-        response = self._send("POST", self._token_url, "token request", authorize=False, data=form)
-        if response.status_code != 200:
-            raise _failure("the token request", response)
-        try:
-            body = response.json()
-            value = body["access_token"]
-            lifetime = float(body.get("expires_in", ASSERTION_LIFETIME))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise BulkExportError("the token endpoint answered without an access_token") from None
-        if not isinstance(value, str) or not value:
-            raise BulkExportError("the token endpoint answered without an access_token")
-        return _Token(value, self.clock() + lifetime)
+    # -- HTTP with retries ----------------------------------------------------------
 
     def _authorization(self, *, renew: bool = False) -> dict[str, str]:
-        if self.credentials is None:
+        if self._token is None:
             return {}
-        if renew or self._token is None or self._token.expires - TOKEN_MARGIN <= self.clock():
-            self._token = self._fetch_token(self.credentials)
-        return {"Authorization": f"Bearer {self._token.value}"}
-
-    # -- HTTP with retries ----------------------------------------------------------
+        return self._token.authorization(self._base, renew=renew)
 
     def _wait(self, seconds: float) -> None:
         self.sleep(min(max(seconds, 0.0), self.policy.max_wait))
@@ -309,9 +162,9 @@ class BulkClient:
                 renewed = True
                 self._authorization(renew=True)  # the token may have been revoked early
                 continue
-            if not _transient(response) or attempt == self.policy.attempts:
+            if not transient(response) or attempt == self.policy.attempts:
                 return response
-            wait = _retry_after(response)
+            wait = retry_after(response)
             response.close()
             self.progress(f"{what}: HTTP {response.status_code}, trying again")
             self._wait(delay if wait is None else wait)
@@ -364,7 +217,7 @@ class BulkClient:
             params=params,
         )
         if response.status_code != 202:
-            raise _failure("the export kick-off", response)
+            raise failure("the export kick-off", response)
         location = response.headers.get("Content-Location")
         if not location:
             raise BulkExportError("the export kick-off answered 202 without a Content-Location")
@@ -389,12 +242,12 @@ class BulkClient:
             if response.status_code in (404, 410):
                 return None
             if response.status_code != 202:
-                raise _failure("the export job", response)
+                raise failure("the export job", response)
             if self.clock() - started > self.policy.job_limit:
                 raise BulkExportError("the export job is still running; giving up")
             progress = response.headers.get("X-Progress")
             self.progress(f"export in progress{f': {progress}' if progress else ''}")
-            wait = _retry_after(response)
+            wait = retry_after(response)
             self._wait(self.policy.poll if wait is None else wait)
 
     def _download_all(self, state: _State, manifest: dict[str, Any]) -> Path:
@@ -436,7 +289,7 @@ class BulkClient:
                     part.unlink()  # the part no longer matches the file: start again
                     continue
                 if response.status_code not in (200, 206):
-                    raise _failure(f"downloading {stem}", response)
+                    raise failure(f"downloading {stem}", response)
                 gzipped = response.headers.get("Content-Encoding", "").lower() == "gzip"
                 name = f"{stem}.ndjson.gz" if gzipped else f"{stem}.ndjson"
                 target = folder / f"{name}.part"

@@ -20,6 +20,7 @@ from service.arguments import date_argument, positive_int
 from service.errors import InputError
 from service.pipeline import DEFAULT_BASE_URL
 from service.screen import bulk
+from service.screen.backend_services import ALGORITHMS, BackendCredentials
 from service.screen.export import read_export
 from service.settings import Settings
 
@@ -74,7 +75,7 @@ def add_screen_parser(commands: Any) -> None:
     fetch.add_argument(
         "--private-key", type=Path, default=None, help="PEM private key that signs assertions"
     )
-    fetch.add_argument("--algorithm", choices=sorted(bulk.ALGORITHMS), default="ES384")
+    fetch.add_argument("--algorithm", choices=sorted(ALGORITHMS), default="ES384")
     fetch.add_argument("--key-id", default=None, help="the key's `kid` in the client's JWK Set")
     fetch.add_argument("--token-url", default=None, help="default: from smart-configuration")
     fetch.add_argument("--scope", default="system/*.read")
@@ -120,7 +121,7 @@ def _download(args: argparse.Namespace, progress: TerminalProgress) -> Path:
             raise InputError(
                 f"cannot read {args.private_key}: {error.__class__.__name__}"
             ) from None
-        credentials = bulk.BackendCredentials(
+        credentials = BackendCredentials(
             client_id=args.client_id,
             private_key=key,
             algorithm=args.algorithm,

@@ -12,13 +12,9 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from service.screen.bulk import (
-    STATE_FILE,
-    BackendCredentials,
-    BulkClient,
-    BulkExportError,
-    RetryPolicy,
-)
+from service.screen.backend_services import BackendCredentials
+from service.screen.bulk import STATE_FILE, BulkClient, RetryPolicy
+from service.screen.bulk_errors import BulkExportError
 from service.screen.export import Export, read_export
 from tests.screen.bulk_server import Answer, BulkServer, outcome, running
 from tests.screen.conftest import read_lines
