@@ -5,6 +5,8 @@
   and the demo read it).
 - `auth_server`: `/fhir` as a SMART EHR: discovery, an authorization server that approves
   at once, its token endpoint and the sandbox's launch endpoint (Authlib).
+- `authorization`: what that server grants and how: its client, the code grant with
+  PKCE, the signed codes and tokens (Authlib).
 - `pages`: `/demo`, the demo EHR page.
 - `synth`: `sclc-cds fixtures new`, a synthetic patient from a short description.
 - `population`: `sclc-cds fixtures population`, a synthetic Bulk Data export.

@@ -5,7 +5,7 @@ ships) under its own salt, so one kind can never be passed off as another, and a
 gunicorn worker (or replica with the same key) can read what another issued. Nothing is
 encrypted: the payloads hold a fixture patient's id, a scope and a PKCE challenge, which
 the browser that carries them already knows. Codes are single-use through the service's
-database (`service.demo.auth_server`); the signature and age are checked here.
+database (`service.demo.authorization`); the signature and age are checked here.
 """
 
 from __future__ import annotations

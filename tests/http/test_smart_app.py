@@ -238,7 +238,7 @@ def test_v1_scopes_when_the_server_does_not_offer_v2(
 ) -> None:
     """A configuration without permission-v2 or v2 scopes: the app asks patient/X.read,
     and the v1 token reads the record behind DEMO_FHIR_AUTH."""
-    from service.demo import auth_server as smart_ehr
+    from service.demo import authorization as smart_ehr
 
     v1_only = tuple(s for s in smart_ehr.SCOPES_SUPPORTED if not s.endswith(".rs"))
     monkeypatch.setattr(smart_ehr, "SCOPES_SUPPORTED", v1_only)
