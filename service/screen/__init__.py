@@ -3,6 +3,7 @@
     export.py            the export on disk: manifest, NDJSON files, chunks of lines
     triage.py            cheap decisions on raw lines (which patients may have SCLC, whose line)
     plan.py              the Dask job: scan, split, gather medications, evaluate
+    dask_cluster.py      the cluster it runs on, and how a stage's tasks are run
     worklist.py          one row per SCLC patient, as Parquet and CSV
     report.py            the HTML report with its pictures
     bulk.py              the $export client: kick-off, status, downloads, resumable
@@ -20,6 +21,7 @@ __all__ = [
     "bulk",
     "bulk_errors",
     "command",
+    "dask_cluster",
     "export",
     "plan",
     "report",

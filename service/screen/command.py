@@ -144,7 +144,8 @@ def run_screen(args: argparse.Namespace) -> int:
     """Screen the export (after running it with --bulk-export); print what was written."""
     # Imported here: Dask, Arrow and matplotlib are only needed by this command.
     try:  # the screen extra: Dask, pyarrow and matplotlib
-        from service.screen.plan import ScreenOptions, dask_client, screen
+        from service.screen.dask_cluster import dask_client
+        from service.screen.plan import ScreenOptions, screen
         from service.screen.report import write_report
         from service.screen.worklist import write_csv, write_parquet
     except ModuleNotFoundError as missing:

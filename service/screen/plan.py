@@ -1,7 +1,8 @@
 """The population screen as a Dask job: find SCLC patients, gather their records, evaluate.
 
 Four stages, each a set of tasks on the cluster (a local one unless a scheduler is
-named), each reading the export once and parsing JSON only where it must:
+named: `service.screen.dask_cluster`), each reading the export once and parsing JSON
+only where it must:
 
 1. **scan** each chunk of the Condition files: the ids of patients with a Condition
    that may be SCLC (`triage.sclc_subject`, raw JSON);
@@ -30,14 +31,13 @@ import shutil
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client
 
 from service.engine import Thresholds
 from service.engine.model import RecordIssue
@@ -45,18 +45,17 @@ from service.fhir import RawResource
 from service.fhir.parse import MEDICATION_KINDS, USED_TYPES
 from service.pipeline import DEFAULT_BASE_URL, assess
 from service.screen import triage
+from service.screen.dask_cluster import Progress, run_tasks
 from service.screen.export import BLOCK_BYTES, Chunk, Export, chunk_lines
 from service.screen.worklist import Row, row_of
 
 __all__ = [
     "PartitionResult",
-    "Progress",
     "Route",
     "ScreenOptions",
     "ScreenResult",
     "Stats",
     "Wanted",
-    "dask_client",
     "evaluate_partition",
     "pick_medications",
     "scan_chunk",
@@ -72,9 +71,7 @@ _MEDICATIONS = "medications"
 _EVALUATIONS = "evaluations"
 # A line that starts a Patient resource, to count patients in files of unknown type.
 _PATIENT_START = re.compile(rb'^\{\s*"resourceType"\s*:\s*"Patient"')
-Progress = Callable[[str, int, int], None]
 Check = tuple[str, tuple[RecordIssue, ...]]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,33 +366,6 @@ def evaluate_partition(
 # -- the driver (runs where the command runs) ------------------------------------------
 
 
-def _run(
-    client: Client,
-    label: str,
-    task: Callable[..., _T],
-    items: Sequence[Any],
-    progress: Progress | None,
-    **shared: Any,
-) -> list[_T]:
-    """`task(item, **shared)` for every item on the cluster, results in item order."""
-    if progress:
-        progress(label, 0, len(items))
-    if not items:
-        return []
-    futures = client.map(task, items, pure=False, **shared)
-    where = {future.key: number for number, future in enumerate(futures)}
-    results: list[Any] = [None] * len(futures)
-    try:
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[where[future.key]] = future.result()
-            if progress:
-                progress(label, done, len(futures))
-    except BaseException:
-        client.cancel(futures)
-        raise
-    return results
-
-
 def screen(
     export: Export,
     *,
@@ -410,7 +380,7 @@ def screen(
     sorted by patient id), streamed from the partitions' files."""
     everything = export.chunks(block=options.block_bytes)
     chunks = [c for c in everything if c.type is None or c.type in USED_TYPES]
-    scans = _run(
+    scans = run_tasks(
         client,
         "finding SCLC patients",
         scan_chunk,
@@ -425,7 +395,7 @@ def screen(
     workdir.mkdir(parents=True, exist_ok=True)
     shuffle = tempfile.mkdtemp(prefix=".screen-", dir=workdir)
     try:
-        splits = _run(
+        splits = run_tasks(
             client,
             "gathering their records",
             split_chunk,
@@ -435,7 +405,7 @@ def screen(
             folder=shuffle,
         )
         wanted = frozenset(m for s in splits for m in s.medications)
-        medication_lines = _run(
+        medication_lines = run_tasks(
             client,
             "reading their medications",
             pick_medications,
@@ -444,7 +414,7 @@ def screen(
             wanted=client.scatter(Wanted(wanted), broadcast=True),
             folder=shuffle,
         )
-        parts = _run(
+        parts = run_tasks(
             client,
             "evaluating",
             evaluate_partition,
@@ -491,30 +461,3 @@ def _concatenate(parts: Sequence[Path], target: Path) -> None:
             if part.is_file():
                 with part.open("rb") as stream:
                     shutil.copyfileobj(stream, out)
-
-
-@contextmanager
-def dask_client(
-    scheduler: str | None = None, *, workers: int = 2, processes: bool = True
-) -> Iterator[Client]:
-    """A client of the scheduler at `scheduler`, else of a local cluster on loopback
-    (`workers` single-threaded worker processes; threads with `processes=False`)."""
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    # Worker processes talk TCP on loopback only; threads talk in process.
-    where = {"host": "127.0.0.1"} if processes else {}
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            # The scheduler serves HTTP whatever this says (health; the dashboard with
-            # bokeh): on loopback and a free port, never 0.0.0.0:8787.
-            dashboard_address="127.0.0.1:0",
-            **where,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client

@@ -18,7 +18,8 @@ from distributed import Client
 
 from service.demo.population import PopulationSpec, write_population
 from service.engine.rules import DEFAULT_THRESHOLDS
-from service.screen.plan import ScreenOptions, dask_client
+from service.screen.dask_cluster import dask_client
+from service.screen.plan import ScreenOptions
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)  # the fixtures' evaluation date (tests/expected/README.md)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from distributed import LocalCluster
 
 from service.cli import main
-from service.screen import plan
+from service.screen import dask_cluster
 from service.screen.worklist import COLUMNS
 from tests.screen.bulk_server import BulkServer, running
 from tests.screen.conftest import TODAY
@@ -66,7 +66,9 @@ def test_screen_runs_the_bulk_export_first(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """--bulk-export with SMART Backend Services credentials: download, then screen."""
-    monkeypatch.setattr(plan, "dask_client", partial(plan.dask_client, processes=False))
+    monkeypatch.setattr(
+        dask_cluster, "dask_client", partial(dask_cluster.dask_client, processes=False)
+    )
     private = ec.generate_private_key(ec.SECP384R1())
     key = tmp_path / "key.pem"
     key.write_bytes(

@@ -26,11 +26,11 @@ from service.engine.model import Evaluation
 from service.engine.rules import DEFAULT_THRESHOLDS
 from service.fhir import load_path
 from service.pipeline import assess_each
+from service.screen.dask_cluster import dask_client
 from service.screen.export import Chunk, read_export
 from service.screen.plan import (
     Route,
     ScreenResult,
-    dask_client,
     scan_chunk,
     screen,
     split_chunk,
