@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.engine.record import Code
+from service.fhir.lenient import codes_of, json_list, reference_of, text_of
 
-__all__ = ["Drug", "codes_of", "drug_of", "json_list"]
+__all__ = ["Drug", "drug_of", "medication_targets"]
 
 Resolver = Callable[[str], Mapping[str, Any] | None]
 
@@ -28,28 +29,6 @@ class Drug:
     codes: tuple[Code, ...] = ()
     texts: tuple[str, ...] = ()
     missing_reference: str | None = None
-
-
-def json_list(value: Any) -> list[Any]:
-    """A JSON array as a list; anything else (malformed input) as []."""
-    return value if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def codes_of(concept: Any) -> tuple[tuple[Code, ...], tuple[str, ...]]:
-    """Codings (with a code) and text of a CodeableConcept in JSON form."""
-    if not isinstance(concept, Mapping):
-        return (), ()
-    codes = tuple(
-        Code(system=_text(c.get("system")) or "", code=code, display=_text(c.get("display")))
-        for c in json_list(concept.get("coding"))
-        if isinstance(c, Mapping) and (code := _text(c.get("code")))
-    )
-    text = _text(concept.get("text"))
-    return codes, (text,) if text else ()
 
 
 def drug_of(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
@@ -65,7 +44,7 @@ def drug_of(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
         return Drug(*codes_of(concept))
     if not isinstance(reference, Mapping):
         return Drug()
-    target = _text(reference.get("reference")) or ""
+    target = text_of(reference.get("reference")) or ""
     found: Any = None
     if target.startswith("#"):
         found = next(
@@ -78,9 +57,24 @@ def drug_of(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
         )
     elif target:
         found = resolve(target)
-    display = _text(reference.get("display"))
+    display = text_of(reference.get("display"))
     texts: tuple[str, ...] = (display,) if display else ()
     if not isinstance(found, Mapping):
         return Drug((), texts, missing_reference=None if display or not target else target)
     codes, own = codes_of(found.get("code"))
     return Drug(codes, own + texts)
+
+
+def medication_targets(resource: Mapping[str, Any]) -> list[str]:
+    """The Medications a drug record may name by a reference outside itself (not a
+    contained `#id`), whichever of R4's and R5's fields names them."""
+    medication = resource.get("medication")  # R5: CodeableReference
+    found = []
+    for reference in (
+        resource.get("medicationReference"),
+        medication.get("reference") if isinstance(medication, Mapping) else None,
+    ):
+        target = (reference_of(reference) or "").strip()
+        if target and not target.startswith("#"):
+            found.append(target)
+    return found

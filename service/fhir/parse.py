@@ -42,8 +42,17 @@ from service.engine.record import (
     PatientFact,
     Record,
 )
+from service.fhir.lenient import (
+    canonical_ref,
+    codes_of,
+    json_list,
+    plain_day,
+    reference_of,
+    string_of,
+    subject_reference,
+)
 from service.fhir.load import RawResource
-from service.fhir.medication import Drug, codes_of, drug_of, json_list
+from service.fhir.medication import Drug, drug_of, medication_targets
 from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
@@ -51,7 +60,6 @@ from service.fhir.relevance import (
     drug_record_matters,
     effective_day,
     observation_measures,
-    plain_day,
 )
 from service.fhir.stu3 import looks_stu3, upgrade_stu3
 
@@ -106,13 +114,6 @@ OBSERVATION_LOINCS = frozenset(
 # dateTime without a time as a `date`.
 _FhirDate = date | str
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
-
-
-def canonical_ref(reference: str) -> str | None:
-    """`Type/id` of a relative or absolute literal reference, else None."""
-    hit = _REFERENCE.search(reference)
-    return f"{hit.group(1)}/{hit.group(2)}" if hit else None
 
 
 @dataclass(slots=True)
@@ -331,11 +332,8 @@ class _Builder:
             self.warnings.append(warning)
 
     def subject(self, raw: dict[str, Any]) -> str | None:
-        for name in ("subject", "patient"):
-            reference = raw.get(name)
-            if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
-                return self.index.resolve(reference["reference"])
-        return None
+        """Whom the resource is about (`subject`, else `patient`), resolved."""
+        return self.index.resolve(subject_reference(raw))
 
     def patient(self, ref: str, model: Patient) -> PatientFact:
         dates = _Dates()
@@ -423,14 +421,12 @@ class _Builder:
             self.warnings.append(f"{ref}: period ends before it starts; read as its start day")
             end = start
         reasons = [
-            r["reference"]
-            for r in json_list(raw.get("reasonReference"))
-            if isinstance(r, dict) and isinstance(r.get("reference"), str)
+            r for r in map(reference_of, json_list(raw.get("reasonReference"))) if r is not None
         ]
         reason_codes = [
             c for concept in json_list(raw.get("reasonCode")) for c in codes_of(concept)[0]
         ]
-        status, intent = _status_of(raw), _intent_of(raw)
+        status, intent = _status_of(raw), string_of(raw.get("intent"))
         return MedicationFact(
             ref=ref,
             kind=kind,
@@ -495,13 +491,8 @@ def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, 
 
 def _status_of(raw: dict[str, Any]) -> str | None:
     """A drug record's status as the engine compares it (lower case), if it has one."""
-    status = raw.get("status")
-    return status.lower() if isinstance(status, str) else None
-
-
-def _intent_of(raw: dict[str, Any]) -> str | None:
-    intent = raw.get("intent")
-    return intent if isinstance(intent, str) else None
+    status = string_of(raw.get("status"))
+    return status.lower() if status is not None else None
 
 
 def _model_day(value: str | None) -> _FhirDate | None:
@@ -583,39 +574,16 @@ _MEASURE_NAMED = {measure.name: measure for measure in MEASURES}
 
 
 def _subject(resource: dict[str, Any], index: _Index) -> str | None:
-    for name in ("subject", "patient"):
-        reference = resource.get(name)
-        if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
-            return index.resolve(reference["reference"])
-    return None
-
-
-def _drug_targets(resource: dict[str, Any]) -> list[str]:
-    """The Medications a drug record may name by a reference outside itself."""
-    found = []
-    for reference in (
-        resource.get("medicationReference"),
-        (resource.get("medication") or {}).get("reference")
-        if isinstance(resource.get("medication"), dict)
-        else None,
-    ):
-        target = reference.get("reference") if isinstance(reference, dict) else None
-        if isinstance(target, str) and target.strip() and not target.strip().startswith("#"):
-            found.append(target.strip())
-    return found
+    return index.resolve(subject_reference(resource))
 
 
 def _references(resource: dict[str, Any]) -> list[str]:
     """Every reference string the builder resolves for this resource."""
-    found = []
-    for name in ("subject", "patient", "medicationReference"):
-        reference = resource.get(name)
-        if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
-            found.append(reference["reference"])
-    found.extend(_drug_targets(resource))
-    for reason in json_list(resource.get("reasonReference")):
-        if isinstance(reason, dict) and isinstance(reason.get("reference"), str):
-            found.append(reason["reference"])
+    named = (resource.get(n) for n in ("subject", "patient", "medicationReference"))
+    found = [r for r in map(reference_of, named) if r is not None]
+    found.extend(medication_targets(resource))
+    reasons = map(reference_of, json_list(resource.get("reasonReference")))
+    found.extend(r for r in reasons if r is not None)
     return found
 
 
@@ -638,7 +606,7 @@ def _plan(
         index.resolve(target)
         for entry in entries
         if entry.kind in MEDICATION_KINDS
-        for target in _drug_targets(entry.raw.resource)
+        for target in medication_targets(entry.raw.resource)
     }
     candidates: dict[_ListKey, list[tuple[date, str, int]]] = defaultdict(list)
     days: dict[int, date] = {}
@@ -656,7 +624,7 @@ def _plan(
             if condition_matters(resource):
                 always.add(position)
         elif _is_medication_kind(kind):
-            if _drug_targets(resource) or _medication_matters(entry, kind):
+            if medication_targets(resource) or _medication_matters(entry, kind):
                 always.add(position)
         elif today is None or (held := observation_measures(resource)) is None:
             always.add(position)  # every disease status is read (§6.1)
@@ -728,7 +696,7 @@ def _medication_matters(entry: _Entry, kind: MedicationKind) -> bool:
     return drug_record_matters(
         kind,
         _status_of(resource),
-        intent=_intent_of(resource),
+        intent=string_of(resource.get("intent")),
         do_not_perform=resource.get("doNotPerform") is True,
         codes=drug.codes,
         texts=drug.texts,

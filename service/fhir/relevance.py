@@ -19,9 +19,8 @@ Records with partial dates are always read: they carry a warning on every path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +31,7 @@ from service.engine.diagnosis import is_cancer, is_sclc_condition
 from service.engine.exposures import excluded
 from service.engine.observations import Measure
 from service.engine.record import Code, ConditionFact
+from service.fhir.lenient import plain_condition_probe, plain_day
 
 __all__ = [
     "MEASURES",
@@ -41,7 +41,6 @@ __all__ = [
     "effective_day",
     "drug_record_matters",
     "observation_measures",
-    "plain_day",
 ]
 
 # Every measure the engine reads from Observations (taken from the engine's own module,
@@ -56,8 +55,6 @@ for _measure in MEASURES:
             _MEASURES_OF_CODE[_code] = (*_MEASURES_OF_CODE.get(_code, ()), _measure)
 
 _EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod")
-_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
 
 
 class _Marker:
@@ -70,21 +67,6 @@ class _Marker:
 
 NO_DATE = _Marker("NO_DATE")  # the resource names no date the reader reads
 UNCLEAR = _Marker("UNCLEAR")  # a date that is partial or not plainly written: validate
-
-
-def plain_day(value: object) -> date | None:
-    """The day of a full FHIR date or dateTime written plainly (`2024-03-04`,
-    `2024-03-04T10:00:00+01:00`), as the models read it; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        if _FULL_DATE.match(value):
-            return date.fromisoformat(value)
-        if _DATE_TIME.match(value):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
-    return None
 
 
 def _dates_plain(resource: Mapping[str, Any], names: Iterable[str]) -> bool:
@@ -114,79 +96,6 @@ def effective_day(resource: Mapping[str, Any]) -> date | _Marker:
     return UNCLEAR if day is None else day
 
 
-def _codes(concept: object) -> tuple[Code, ...] | None:
-    """The codings of a CodeableConcept as the reader makes them; None when malformed."""
-    if concept is None:
-        return ()
-    if not isinstance(concept, dict):
-        return None
-    coding = concept.get("coding")
-    if coding is None:
-        return ()
-    if not isinstance(coding, list):
-        return None
-    found = []
-    for item in coding:
-        if not isinstance(item, dict):
-            return None
-        system, code, display = item.get("system"), item.get("code"), item.get("display")
-        if not all(v is None or isinstance(v, str) for v in (system, code, display)):
-            return None
-        if code:
-            found.append(Code(system=system or "", code=code, display=display))
-    return tuple(found)
-
-
-def _items(value: object) -> list[Any] | None:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else None
-
-
-def _condition_probe(resource: Mapping[str, Any]) -> ConditionFact | None:
-    """What the reader takes from a Condition for the cancer tests; None when malformed."""
-    code = resource.get("code")
-    codes = _codes(code)
-    text = code.get("text") if isinstance(code, dict) else None
-    extensions, sites, notes = (_items(resource.get(n)) for n in ("extension", "bodySite", "note"))
-    if codes is None or extensions is None or sites is None or notes is None:
-        return None
-    if text is not None and not isinstance(text, str):
-        return None
-    found = list(codes)
-    for extension in extensions:
-        if not isinstance(extension, dict):
-            return None
-        more = _codes(extension.get("valueCodeableConcept"))
-        if more is None:
-            return None
-        found.extend(more)
-    body: list[Code] = []
-    for site in sites:
-        more = _codes(site)
-        if more is None:
-            return None
-        body.extend(more)
-    texts = []
-    for note in notes:
-        value = note.get("text") if isinstance(note, dict) else None
-        if not isinstance(note, dict) or not (value is None or isinstance(value, str)):
-            return None
-        if value:
-            texts.append(value)
-    return ConditionFact(
-        ref="",
-        codes=tuple(found),
-        text=text,
-        clinical_status=None,
-        verification_status=None,
-        onset=None,
-        recorded=None,
-        body_site_codes=tuple(body),
-        notes=tuple(texts),
-    )
-
-
 @lru_cache(maxsize=4096)
 def _is_cancer_reading(probe: ConditionFact) -> bool:
     return is_cancer(probe) or is_sclc_condition(probe)
@@ -199,7 +108,7 @@ def condition_matters(resource: Mapping[str, Any]) -> bool:
         return True
     if not _dates_plain(resource, ("onsetDateTime", "recordedDate")):
         return True
-    probe = _condition_probe(resource)
+    probe = plain_condition_probe(resource)
     return probe is None or _is_cancer_reading(probe)
 
 

@@ -24,8 +24,7 @@ from typing import Any
 
 from service.engine import rules
 from service.engine.diagnosis import is_sclc_condition
-from service.engine.record import Code, ConditionFact
-from service.fhir.parse import canonical_ref
+from service.fhir.lenient import canonical_ref, condition_probe, subject_reference
 
 __all__ = [
     "candidate_ids",
@@ -66,50 +65,6 @@ def load(line: bytes) -> dict[str, Any] | None:
     return value
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # a number where FHIR wants a code: validation may coerce it
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _codes(concept: Any) -> list[Code]:
-    if not isinstance(concept, Mapping) or not isinstance(concept.get("coding"), list):
-        return []
-    return [
-        Code(system=_text(c.get("system")) or "", code=code, display=_text(c.get("display")))
-        for c in concept["coding"]
-        if isinstance(c, Mapping) and (code := _text(c.get("code")))
-    ]
-
-
-def _each(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _condition(resource: Mapping[str, Any]) -> ConditionFact:
-    """The parts of a Condition that `is_sclc_condition` reads, without validation."""
-    concept = resource.get("code")
-    codes = _codes(concept)
-    for extension in _each(resource.get("extension")):  # mCODE histology morphology
-        if isinstance(extension, Mapping):
-            codes.extend(_codes(extension.get("valueCodeableConcept")))
-    return ConditionFact(
-        ref="",
-        codes=tuple(codes),
-        text=_text(concept.get("text")) if isinstance(concept, Mapping) else None,
-        clinical_status=None,
-        verification_status=None,
-        onset=None,
-        recorded=None,
-        body_site_codes=tuple(c for site in _each(resource.get("bodySite")) for c in _codes(site)),
-        notes=tuple(
-            text
-            for note in _each(resource.get("note"))
-            if isinstance(note, Mapping) and (text := _text(note.get("text")))
-        ),
-    )
-
-
 def owner(resource: Mapping[str, Any]) -> str | None:
     """The id of the patient the resource belongs to (a Patient: its own id), else None.
 
@@ -120,12 +75,9 @@ def owner(resource: Mapping[str, Any]) -> str | None:
     if resource.get("resourceType") == "Patient":
         ident = resource.get("id")
         return ident if isinstance(ident, str) and ident else None
-    for name in ("subject", "patient"):
-        reference = resource.get(name)
-        if isinstance(reference, Mapping) and isinstance(reference.get("reference"), str):
-            ref = canonical_ref(reference["reference"])
-            return ref[len("Patient/") :] if ref and ref.startswith("Patient/") else None
-    return None
+    reference = subject_reference(resource)
+    ref = canonical_ref(reference) if reference is not None else None
+    return ref[len("Patient/") :] if ref and ref.startswith("Patient/") else None
 
 
 def sclc_subject(line: bytes) -> str | None:
@@ -136,7 +88,8 @@ def sclc_subject(line: bytes) -> str | None:
     resource = load(line)
     if resource is None or resource.get("resourceType") != "Condition":
         return None
-    if not is_sclc_condition(_condition(resource)):
+    # numbers=True: a number where FHIR wants a code is read as its text (never stricter)
+    if not is_sclc_condition(condition_probe(resource, numbers=True)):
         return None
     return owner(resource)
 
