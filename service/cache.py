@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.fhir.parse import Fingerprint
+    from service.fhir import Fingerprint
     from service.pipeline import Assessment
 
 __all__ = ["CACHE_SIZE", "CONTENT_BYTES", "CONTENT_BYTES_EACH", "AssessmentCache"]
@@ -39,7 +39,7 @@ class AssessmentCache:
     """The latest assessments of one process, each beside what its reader read.
 
     A call is answered from here only when the resources it reads (the fast path's:
-    `service.fhir.parse.Selection`), its patient id, evaluation date, thresholds,
+    `service.fhir.Selection`), its patient id, evaluation date, thresholds,
     reader warnings and card base URL are equal, value for value, to a cached call's:
     the JSON itself is compared, never a hash, so no collision can hand one patient's
     cards to another call. Bounded: the least recently used entry goes first.

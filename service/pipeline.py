@@ -18,8 +18,7 @@ from service.cards import patient_view_cards
 from service.engine import Evaluation, Thresholds, evaluate
 from service.engine.record import Record
 from service.errors import InputError
-from service.fhir import RawResource, build_records
-from service.fhir.parse import select
+from service.fhir import RawResource, build_records, select
 
 if TYPE_CHECKING:
     from service.cache import AssessmentCache

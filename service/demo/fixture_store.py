@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.fhir.parse import canonical_ref
+from service.fhir import canonical_ref
 
 __all__ = ["FixtureStore", "SearchPage"]
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from service.demo.noise import noise, ordinary_patient
-from service.fhir.parse import canonical_ref
+from service.fhir import canonical_ref
 
 __all__ = [
     "DEFAULT_TODAY",

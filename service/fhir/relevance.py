@@ -1,6 +1,6 @@
 """Which resources the engine can read, decided on their JSON before any validation.
 
-The reader's fast path (`service.fhir.parse`) models with fhir.resources only the
+The reader's fast path (`service.fhir.planner`) models with fhir.resources only the
 resources that can change an evaluation; these predicates say which, from the raw JSON,
 and each answers "matters" whenever the JSON is not plainly shaped (a malformed record is
 then validated, and warned about, as on the full path). What never matters:
@@ -12,7 +12,7 @@ then validated, and warned about, as on the full path). What never matters:
   is named and is not an anticancer agent (not in the catalogue, or supportive only, and
   no name that looks antineoplastic);
 - an Observation of a measure that is not the latest the engine can use (see
-  `service.fhir.parse`): only the latest value of each measure counts (§10).
+  `service.fhir.planner`): only the latest value of each measure counts (§10).
 
 Records with partial dates are always read: they carry a warning on every path.
 """

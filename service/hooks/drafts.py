@@ -14,8 +14,8 @@ from typing import Any
 
 from service.engine.catalogue import load_catalogue
 from service.engine.record import Code
+from service.fhir import canonical_ref
 from service.fhir.medication import drug_of
-from service.fhir.parse import canonical_ref
 
 __all__ = ["MEDICATION_ORDERS", "DraftMedication", "drafted_agents", "read_drafts"]
 

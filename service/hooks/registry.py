@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from service import wire
 from service.cards import order_cards
 from service.errors import NotFound
-from service.fhir.parse import OBSERVATION_LOINCS
+from service.fhir import OBSERVATION_LOINCS
 from service.hooks.drafts import DraftMedication, drafted_agents
 from service.hooks.request import HookRequest
 from service.pipeline import Assessment

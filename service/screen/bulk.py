@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 STATE_FILE = "bulk-state.json"
-# The resource types the engine reads (service.fhir.parse.USED_TYPES): an export of
+# The resource types the engine reads (service.fhir.USED_TYPES): an export of
 # these alone is all the screen needs.
 DEFAULT_TYPES = (
     "Patient",

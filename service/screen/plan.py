@@ -41,8 +41,7 @@ from distributed import Client
 
 from service.engine import Thresholds
 from service.engine.model import RecordIssue
-from service.fhir import RawResource
-from service.fhir.parse import MEDICATION_KINDS, USED_TYPES
+from service.fhir import MEDICATION_KINDS, USED_TYPES, RawResource
 from service.pipeline import DEFAULT_BASE_URL, assess
 from service.screen import triage
 from service.screen.dask_cluster import Progress, run_tasks

@@ -68,7 +68,7 @@ def load(line: bytes) -> dict[str, Any] | None:
 def owner(resource: Mapping[str, Any]) -> str | None:
     """The id of the patient the resource belongs to (a Patient: its own id), else None.
 
-    As `service.fhir.parse` reads it: `subject`, else `patient`, as a literal reference
+    As `service.fhir` reads it: `subject`, else `patient`, as a literal reference
     (relative or absolute) to a Patient. A reference that names no Patient, or a
     `urn:uuid:` that only a Bundle could resolve, belongs to no patient of an export.
     """

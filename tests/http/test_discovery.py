@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.fhir.parse import OBSERVATION_LOINCS
+from service.fhir import OBSERVATION_LOINCS
 from service.hooks import SERVICES
 from tests.http.conftest import AppFactory
 from tests.http.support import SERVICE_IDS, CheckedClient

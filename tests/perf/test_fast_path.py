@@ -1,6 +1,6 @@
 """The reader's fast path against full validation: the same evaluations, the same cards.
 
-The fast path (`service.fhir.parse`) models only the resources the engine can read; the
+The fast path (`service.fhir.planner`) models only the resources the engine can read; the
 full path validates every resource of the types the engine uses. Over every fixture,
 every file of ../shared/external_fhir/ and generated records (hypothesis), both must
 give the same evaluation and the same cards; and what the fast path leaves unread must
@@ -27,8 +27,7 @@ from service.cards import patient_view_cards
 from service.engine import evaluate
 from service.engine.model import Evaluation
 from service.engine.record import Record
-from service.fhir import RawResource, build_records, load_path
-from service.fhir.parse import build_record, select
+from service.fhir import RawResource, build_record, build_records, load_path, select
 from tests.conftest import FIXTURES, SHARED
 from tests.fhir.test_hostile_fhir import resources as hostile_resources
 

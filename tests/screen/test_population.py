@@ -19,7 +19,7 @@ from service.demo.population import (
     write_population,
 )
 from service.engine.catalogue import load_catalogue
-from service.fhir.parse import OBSERVATION_LOINCS
+from service.fhir import OBSERVATION_LOINCS
 from tests.conftest import FIXTURES
 from tests.screen.conftest import SPEC, read_lines
 

@@ -1,0 +1,387 @@
+"""Engine facts from validated FHIR models: `Record`s of the engine's own values.
+
+`Builder` turns the items a read validated (`service.fhir.validation`) into the frozen
+facts of `service.engine.record`, resolving references through the read's index: dates
+as calendar days (§1: a partial date is read as its first or last day and named in a
+warning), codes, statuses, quantities; a drug record that failed validation is still
+read for its drug (`service.fhir.medication`). `record_of` gathers the facts of one
+patient (resources naming another patient are dropped with a warning).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.observation import Observation, ObservationComponent
+from fhir.resources.R4B.patient import Patient
+
+from service.engine.record import (
+    Code,
+    Component,
+    ConditionFact,
+    MedicationFact,
+    MedicationKind,
+    ObservationFact,
+    PatientFact,
+    Record,
+)
+from service.fhir.lenient import (
+    codes_of,
+    json_list,
+    reference_of,
+    string_of,
+    subject_reference,
+)
+from service.fhir.medication import drug_of
+from service.fhir.validation import Index, Item, Parsed, is_medication_kind
+
+__all__ = ["Builder", "PatientFacts", "clinical", "record_of", "status_of"]
+
+# A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
+# `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
+# dateTime without a time as a `date`.
+_FhirDate = date | str
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+def _day(value: _FhirDate | None) -> date | None:
+    """A calendar day from a full FHIR date/dateTime; partial dates give None."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def _partial(value: _FhirDate | None, *, last: bool) -> date | None:
+    """§1: `YYYY` or `YYYY-MM` as its first day, or its last day when `last`."""
+    hit = _PARTIAL.match(value) if isinstance(value, str) else None
+    if hit is None:
+        return None
+    year = int(hit.group(1))
+    if hit.group(2) is None:
+        return date(year, 12, 31) if last else date(year, 1, 1)
+    month = int(hit.group(2))
+    if not 1 <= month <= 12:
+        return None
+    return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
+
+
+def _codes(concept: CodeableConcept | None) -> tuple[Code, ...]:
+    if concept is None:
+        return ()
+    return tuple(
+        Code(system=c.system or "", code=c.code or "", display=c.display)
+        for c in (concept.coding or [])
+        if c.code
+    )
+
+
+def _concept_texts(concept: CodeableConcept | None) -> tuple[str, ...]:
+    return (concept.text,) if concept is not None and concept.text else ()
+
+
+def _status_code(concept: CodeableConcept | None) -> str | None:
+    for code in _codes(concept):
+        return code.code.lower()
+    return None
+
+
+class _Dates:
+    """Reads the dates of one resource, noting the partial ones for its warning."""
+
+    def __init__(self) -> None:
+        self.partial: list[str] = []
+
+    def read(self, name: str, value: _FhirDate | None, *, last: bool = False) -> date | None:
+        day = _day(value)
+        if day is None and value is not None:
+            day = _partial(value, last=last)
+            if day is not None:
+                self.partial.append(f"{name} '{value}'")
+        return day
+
+    def warning(self, ref: str) -> str | None:
+        if not self.partial:
+            return None
+        return f"{ref}: partial date {', '.join(self.partial)} (estimated)"
+
+
+class Builder:
+    """Turns validated models into engine facts, resolving references."""
+
+    def __init__(
+        self, index: Index, warnings: list[str], medications: dict[str, dict[str, Any]]
+    ) -> None:
+        self.index = index
+        self.warnings = warnings
+        self.medications = medications
+
+    @classmethod
+    def of(cls, parsed: Parsed) -> Builder:
+        """The builder of a read: its index, its warnings and its valid Medications."""
+        medications = {item.ref: item.raw for item in parsed.items if item.kind == "Medication"}
+        return cls(parsed.index, parsed.warnings, medications)
+
+    def _note(self, ref: str, dates: _Dates) -> None:
+        warning = dates.warning(ref)
+        if warning:
+            self.warnings.append(warning)
+
+    def subject(self, raw: dict[str, Any]) -> str | None:
+        """Whom the resource is about (`subject`, else `patient`), resolved."""
+        return self.index.resolve(subject_reference(raw))
+
+    def patient(self, ref: str, model: Patient) -> PatientFact:
+        dates = _Dates()
+        birth = dates.read("birthDate", model.birthDate)
+        latest = _partial(model.birthDate, last=True) if dates.partial else None
+        self._note(ref, dates)
+        deceased = bool(model.deceasedBoolean) or model.deceasedDateTime is not None
+        return PatientFact(ref=ref, birth_date=birth, deceased=deceased, birth_latest=latest)
+
+    def condition(self, ref: str, model: Condition) -> ConditionFact:
+        codes = list(_codes(model.code))
+        for extension in model.extension or []:  # mCODE histology morphology behaviour
+            codes.extend(_codes(extension.valueCodeableConcept))
+        stage_codes: list[Code] = []
+        stage_texts: list[str] = []
+        for stage in model.stage or []:
+            stage_codes.extend(_codes(stage.summary))
+            stage_texts.extend(_concept_texts(stage.summary))
+        dates = _Dates()
+        onset = dates.read("onsetDateTime", model.onsetDateTime)
+        onset_partial = bool(dates.partial)
+        if onset is None and model.onsetPeriod is not None:
+            onset = dates.read("onsetPeriod.start", model.onsetPeriod.start)
+            onset_partial = bool(dates.partial)
+        before = len(dates.partial)
+        recorded = dates.read("recordedDate", model.recordedDate)
+        self._note(ref, dates)
+        body_sites = [c for site in model.bodySite or [] for c in _codes(site)]
+        return ConditionFact(
+            ref=ref,
+            codes=tuple(codes),
+            text=model.code.text if model.code is not None else None,
+            clinical_status=_status_code(model.clinicalStatus),
+            verification_status=_status_code(model.verificationStatus),
+            onset=onset,
+            recorded=recorded,
+            stage_codes=tuple(stage_codes),
+            stage_text="; ".join(stage_texts) or None,
+            body_site_codes=tuple(body_sites),
+            notes=tuple(n.text for n in model.note or [] if n.text),
+            onset_estimated=onset_partial,
+            recorded_estimated=len(dates.partial) > before,
+        )
+
+    def _resolve_medication(self, reference: str) -> dict[str, Any] | None:
+        return self.medications.get(self.index.resolve(reference) or "")
+
+    def _when(self, kind: MedicationKind, raw: dict[str, Any], dates: _Dates) -> _Span:
+        """§1 dates of an exposure, from the JSON of a validated resource."""
+        if kind == "MedicationRequest":
+            validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
+            if validity.get("start") is not None:
+                return _span(dates, "dispenseRequest.validityPeriod", validity)
+            if raw.get("authoredOn") is not None:
+                day = dates.read("authoredOn", _model_day(raw["authoredOn"]))
+                return _Span(day, day, problem=None if day else "authoredOn is not a date")
+            return _Span(None, None, problem=None)
+        if raw.get("effectiveDateTime") is not None:
+            day = dates.read("effectiveDateTime", _model_day(raw["effectiveDateTime"]))
+            return _Span(day, day, problem=None if day else "effectiveDateTime is not a date")
+        period = raw.get("effectivePeriod")
+        if isinstance(period, dict):
+            span = _span(dates, "effectivePeriod", period)
+            return _Span(
+                span.start,
+                span.end,
+                problem=span.problem,
+                end_partial=span.end_partial,
+                open_ended=kind == "MedicationStatement" and period.get("end") is None,
+            )
+        return _Span(None, None, problem=None)
+
+    def medication(
+        self, ref: str, kind: MedicationKind, raw: dict[str, Any], *, problem: str | None
+    ) -> MedicationFact:
+        """The fact of a drug record; `problem` says why it failed validation (its dates
+        are then not read)."""
+        drug = drug_of(raw, self._resolve_medication)
+        dates = _Dates()
+        unread = _Span(None, None, problem=None)
+        span = unread if problem is not None else self._when(kind, raw, dates)
+        self._note(ref, dates)
+        start, end = span.start, span.end
+        if start is not None and end is not None and end < start:
+            self.warnings.append(f"{ref}: period ends before it starts; read as its start day")
+            end = start
+        reasons = [
+            r for r in map(reference_of, json_list(raw.get("reasonReference"))) if r is not None
+        ]
+        reason_codes = [
+            c for concept in json_list(raw.get("reasonCode")) for c in codes_of(concept)[0]
+        ]
+        status, intent = status_of(raw), string_of(raw.get("intent"))
+        return MedicationFact(
+            ref=ref,
+            kind=kind,
+            status=status,
+            codes=drug.codes,
+            texts=drug.texts,
+            start=start,
+            end=end,
+            intent=intent,
+            do_not_perform=raw.get("doNotPerform") is True,
+            open_ended=span.open_ended and status == "active",
+            reason_refs=tuple(self.index.resolve(r) or r for r in reasons),
+            reason_codes=tuple(reason_codes),
+            date_problem=problem or (span.problem if start is None else None),
+            estimated=bool(dates.partial),
+            end_partial=span.end_partial,
+            missing_reference=drug.missing_reference,
+            unreadable=problem is not None,
+        )
+
+    def observation(self, ref: str, model: Observation) -> ObservationFact:
+        dates = _Dates()
+        effective = dates.read("effectiveDateTime", model.effectiveDateTime) or _day(
+            model.effectiveInstant
+        )
+        if effective is None and model.effectivePeriod is not None:
+            effective = dates.read("effectivePeriod.start", model.effectivePeriod.start)
+        self._note(ref, dates)
+        number, unit = _quantity(model)
+        high: float | None = None
+        high_unit: str | None = None
+        for reference_range in model.referenceRange or []:
+            if reference_range.high is not None and reference_range.high.value is not None:
+                high = float(reference_range.high.value)
+                high_unit = reference_range.high.code or reference_range.high.unit
+                break
+        components = tuple(Component(_codes(c.code), *_quantity(c)) for c in model.component or [])
+        return ObservationFact(
+            ref=ref,
+            codes=_codes(model.code),
+            status=model.status,
+            effective=effective,
+            value_number=number,
+            value_unit=unit,
+            value_codes=_codes(model.valueCodeableConcept),
+            reference_high=high,
+            reference_high_unit=high_unit,
+            components=components,
+            effective_estimated=bool(dates.partial),
+        )
+
+
+def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, str | None]:
+    """The numeric value of an Observation or a component, with its unit."""
+    quantity = model.valueQuantity
+    if quantity is not None and quantity.value is not None:
+        return float(quantity.value), quantity.code or quantity.unit
+    if model.valueInteger is not None:
+        return float(model.valueInteger), None
+    return None, None
+
+
+def status_of(raw: dict[str, Any]) -> str | None:
+    """A drug record's status as the engine compares it (lower case), if it has one."""
+    status = string_of(raw.get("status"))
+    return status.lower() if status is not None else None
+
+
+def _model_day(value: str | None) -> _FhirDate | None:
+    """A JSON date string as the models read it: full dates become `date`s."""
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: date | None
+    end: date | None
+    problem: str | None
+    end_partial: bool = False
+    open_ended: bool = False
+
+
+def _span(dates: _Dates, name: str, period: dict[str, Any]) -> _Span:
+    """A Period's days: start, end (else the start day), partial ones read by §1."""
+    raw_start, raw_end = period.get("start"), period.get("end")
+    start = dates.read(f"{name}.start", _model_day(raw_start))
+    if start is None:
+        problem = f"{name}.start is not a date" if raw_start is not None else f"{name} has no start"
+        return _Span(None, None, problem=problem)
+    if raw_end is None:
+        return _Span(start, start, problem=None)
+    before = len(dates.partial)
+    end = dates.read(f"{name}.end", _model_day(raw_end), last=True)
+    if end is None:
+        return _Span(None, None, problem=f"{name}.end is not a date")
+    return _Span(start, end, problem=None, end_partial=len(dates.partial) > before)
+
+
+@dataclass(slots=True)
+class PatientFacts:
+    """The facts of one patient, gathered item by item."""
+
+    fact: PatientFact | None
+    conditions: list[ConditionFact] = field(default_factory=list)
+    medications: list[MedicationFact] = field(default_factory=list)
+    observations: list[ObservationFact] = field(default_factory=list)
+
+    def add(self, builder: Builder, item: Item) -> None:
+        if isinstance(item.model, Condition):
+            self.conditions.append(builder.condition(item.ref, item.model))
+        elif isinstance(item.model, Observation):
+            self.observations.append(builder.observation(item.ref, item.model))
+        elif is_medication_kind(item.kind):
+            fact = builder.medication(item.ref, item.kind, item.raw, problem=item.problem)
+            self.medications.append(fact)
+
+    def record(self, warnings: Sequence[str]) -> Record:
+        return Record(
+            patient=self.fact,
+            conditions=tuple(self.conditions),
+            medications=tuple(self.medications),
+            observations=tuple(self.observations),
+            warnings=tuple(warnings),
+        )
+
+
+def clinical(items: Iterable[Item]) -> Iterable[Item]:
+    """The items that belong to a patient's record (not Patients, not Medications)."""
+    return (i for i in items if i.kind not in ("Patient", "Medication"))
+
+
+def record_of(parsed: Parsed, *, patient_id: str, warnings: Sequence[str]) -> Record:
+    """The record of `Patient/<patient_id>` from what a read validated: a Patient with
+    another id is not used; a resource naming another patient is dropped, and said."""
+    builder = Builder.of(parsed)
+    wanted = f"Patient/{patient_id}"
+    owner = PatientFacts(None)
+    for item in parsed.items:
+        if isinstance(item.model, Patient) and item.ref == wanted:
+            owner.fact = builder.patient(item.ref, item.model)
+    for item in clinical(parsed.items):
+        subject = builder.subject(item.raw)
+        # Only a reference that resolves to another Patient is foreign; one that cannot
+        # be resolved here (a urn:uuid of a bundle the prefetch split) is kept.
+        if subject is not None and subject.startswith("Patient/") and subject != wanted:
+            builder.warnings.append(f"{item.ref}: belongs to another patient; skipped")
+            continue
+        owner.add(builder, item)
+    return owner.record([*warnings, *parsed.warnings])
