@@ -5,13 +5,15 @@ facts of `service.engine.record`, resolving references through the read's index:
 as calendar days (§1: a partial date is read as its first or last day and named in a
 warning), codes, statuses, quantities; a drug record that failed validation is still
 read for its drug (`service.fhir.medication`). `record_of` gathers the facts of one
-patient (resources naming another patient are dropped with a warning).
+patient (resources naming another patient are dropped with a warning), `records_of`
+those of each Patient of a population.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,7 +44,7 @@ from service.fhir.lenient import (
 from service.fhir.medication import drug_of
 from service.fhir.validation import Index, Item, Parsed, is_medication_kind
 
-__all__ = ["Builder", "PatientFacts", "clinical", "record_of", "status_of"]
+__all__ = ["Builder", "record_of", "records_of", "status_of"]
 
 # A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
 # `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
@@ -335,7 +337,7 @@ def _span(dates: _Dates, name: str, period: dict[str, Any]) -> _Span:
 
 
 @dataclass(slots=True)
-class PatientFacts:
+class _PatientFacts:
     """The facts of one patient, gathered item by item."""
 
     fact: PatientFact | None
@@ -362,7 +364,7 @@ class PatientFacts:
         )
 
 
-def clinical(items: Iterable[Item]) -> Iterable[Item]:
+def _clinical(items: Iterable[Item]) -> Iterable[Item]:
     """The items that belong to a patient's record (not Patients, not Medications)."""
     return (i for i in items if i.kind not in ("Patient", "Medication"))
 
@@ -372,11 +374,11 @@ def record_of(parsed: Parsed, *, patient_id: str, warnings: Sequence[str]) -> Re
     another id is not used; a resource naming another patient is dropped, and said."""
     builder = Builder.of(parsed)
     wanted = f"Patient/{patient_id}"
-    owner = PatientFacts(None)
+    owner = _PatientFacts(None)
     for item in parsed.items:
         if isinstance(item.model, Patient) and item.ref == wanted:
             owner.fact = builder.patient(item.ref, item.model)
-    for item in clinical(parsed.items):
+    for item in _clinical(parsed.items):
         subject = builder.subject(item.raw)
         # Only a reference that resolves to another Patient is foreign; one that cannot
         # be resolved here (a urn:uuid of a bundle the prefetch split) is kept.
@@ -385,3 +387,28 @@ def record_of(parsed: Parsed, *, patient_id: str, warnings: Sequence[str]) -> Re
             continue
         owner.add(builder, item)
     return owner.record([*warnings, *parsed.warnings])
+
+
+def records_of(parsed: Parsed, *, warnings: Sequence[str]) -> list[Record]:
+    """One record per Patient of what a read validated (one with no Patient if it has
+    none), each clinical resource going to the Patient its `subject`/`patient` names;
+    those naming no Patient of the input are counted in a warning."""
+    builder = Builder.of(parsed)
+    groups: dict[str, _PatientFacts] = {}
+    for item in parsed.items:
+        if isinstance(item.model, Patient):
+            groups.setdefault(item.ref, _PatientFacts(builder.patient(item.ref, item.model)))
+    loose = _PatientFacts(None)
+    orphans: dict[str, int] = defaultdict(int)
+    for item in _clinical(parsed.items):
+        owner = loose if not groups else groups.get(builder.subject(item.raw) or "")
+        if owner is None:
+            orphans[item.kind] += 1
+            continue
+        owner.add(builder, item)
+    shared = [*warnings, *parsed.warnings]
+    shared.extend(
+        f"{count} {kind} resources name no Patient of the input; skipped"
+        for kind, count in sorted(orphans.items())
+    )
+    return [group.record(shared) for group in (list(groups.values()) or [loose])]

@@ -1,16 +1,14 @@
 """The reader: FHIR resources in, the engine's records out.
 
-`select` plans the reading of one patient's record (`service.fhir.planner`), validates
-what the plan needs (`service.fhir.validation`) and builds the record
-(`service.fhir.facts`); its `Selection` also says what it read, for the assessment cache
-(`service.fhir.fingerprint`). `build_record` is that in one call; `build_records` reads a
-population input (several Patients, none chosen), each resource going to the Patient it
-names.
+One planner for one patient or many: a `Selection` plans the reading of one patient's
+record (`select`) or of every patient of a population input (`build_records`) with
+`service.fhir.planner`, validates what the plan needs (`service.fhir.validation`) and
+builds the records (`service.fhir.facts`); it also says what it read, for the
+assessment cache (`service.fhir.fingerprint`). `build_record` is `select` in one call.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
 
@@ -18,52 +16,90 @@ from fhir.resources.R4B.patient import Patient
 
 from service.engine.record import Record
 from service.fhir import fingerprint as fingerprints
-from service.fhir.facts import Builder, PatientFacts, clinical, record_of
+from service.fhir.facts import record_of, records_of
 from service.fhir.fingerprint import Fingerprint
 from service.fhir.lenient import subject_reference
 from service.fhir.load import RawResource
-from service.fhir.planner import Cuts, Plan, cut, plan_reads
-from service.fhir.validation import Entry, Validator, entries_of
+from service.fhir.planner import Cuts, OwnerOf, Plan, cut, plan_reads
+from service.fhir.validation import Entry, Index, Parsed, Validator, entries_of
 
 __all__ = ["Selection", "build_record", "build_records", "select"]
 
 
+def _owner_of(index: Index, *, patient_id: str | None, patients: Sequence[str]) -> OwnerOf:
+    """Whom the plan reads a resource for: the evaluated patient unless it names another
+    one; in a population, the Patient of the input it names (any, if none is valid)."""
+    if patient_id is not None:
+        wanted = f"Patient/{patient_id}"
+
+        def one(entry: Entry) -> str | None:
+            subject = index.resolve(subject_reference(entry.raw.resource))
+            foreign = subject is not None and subject.startswith("Patient/") and subject != wanted
+            return None if foreign else wanted
+
+        return one
+    refs = frozenset(patients)
+
+    def each(entry: Entry) -> str | None:
+        if not refs:
+            return ""
+        subject = index.resolve(subject_reference(entry.raw.resource))
+        return subject if subject in refs else None
+
+    return each
+
+
 class Selection:
-    """One patient's resources as the reader plans to read them (`select`)."""
+    """The resources of `Patient/<patient_id>`, or with `patient_id` None of every
+    Patient of a population input, as the reader plans to read them."""
 
     def __init__(
         self,
         resources: Iterable[RawResource],
         *,
-        patient_id: str,
+        patient_id: str | None,
         today: date | None,
         full_validation: bool,
     ) -> None:
         entries, index = entries_of(resources)
+        self._validator = validator = Validator(entries, index)
+        patients: list[str] = []
+        if patient_id is None:
+            for position, entry in enumerate(entries):
+                item = validator.item(position) if entry.kind == "Patient" else None
+                if item is not None and isinstance(item.model, Patient):
+                    patients.append(item.ref)
+            if len(patients) == 1:  # no population: that patient's record alone
+                patient_id = patients[0].partition("/")[2]
         self.patient_id = patient_id
         self.today = today
-        self._validator = Validator(entries, index)
-        wanted = f"Patient/{patient_id}"
-
-        def owner_of(entry: Entry) -> str | None:
-            subject = index.resolve(subject_reference(entry.raw.resource))
-            foreign = subject is not None and subject.startswith("Patient/") and subject != wanted
-            return None if foreign else wanted
-
         if full_validation:
             self._plan = Plan(frozenset(range(len(entries))), {}, {})
         else:
+            owner_of = _owner_of(index, patient_id=patient_id, patients=patients)
             self._plan = plan_reads(entries, index, owner_of=owner_of, today=today)
         self._cuts: Cuts | None = None
 
-    def record(self, warnings: Sequence[str] = ()) -> Record:
-        """The record of `Patient/<patient_id>` (see `build_record`)."""
+    def _parsed(self) -> Parsed:
+        """What the plan reads, validated: of each measure's Observations, the latest up
+        to the first the engine can use (found once, then kept)."""
         if self._cuts is None:
             today = self.today or date.max
             plan = self._plan
             self._cuts = {key: cut(self._validator, plan, key, today=today) for key in plan.lists}
-        parsed = self._validator.parsed(self._plan.kept(self._cuts))
-        return record_of(parsed, patient_id=self.patient_id, warnings=warnings)
+        return self._validator.parsed(self._plan.kept(self._cuts))
+
+    def record(self, warnings: Sequence[str] = ()) -> Record:
+        """The record of `Patient/<patient_id>` (see `build_record`)."""
+        if self.patient_id is None:
+            raise RuntimeError("record() of a population: records()")
+        return record_of(self._parsed(), patient_id=self.patient_id, warnings=warnings)
+
+    def records(self, warnings: Sequence[str] = ()) -> list[Record]:
+        """Every record of the selection (see `build_records`)."""
+        if self.patient_id is not None:
+            return [self.record(warnings)]
+        return records_of(self._parsed(), warnings=warnings)
 
     def fingerprint(self) -> Fingerprint:
         """What this reading read, to compare another with (after `record`)."""
@@ -75,14 +111,14 @@ class Selection:
         )
 
     def validated(self) -> list[RawResource]:
-        """The resources `record` validated, in input order."""
+        """The resources the reading (`record`, `records`) validated, in input order."""
         if self._cuts is None:
             raise RuntimeError("validated() before record()")
         read = self._validator.outcomes
         return [e.raw for p, e in enumerate(self._validator.entries) if p in read]
 
     def unread(self) -> list[RawResource]:
-        """The resources of the types the engine uses that `record` left unvalidated."""
+        """The resources of the types the engine uses that the reading left unvalidated."""
         if self._cuts is None:
             raise RuntimeError("unread() before record()")
         read = self._validator.outcomes
@@ -151,54 +187,7 @@ def build_records(
     `build_record` rules apply (resources naming another patient are dropped).
     `today` and `full_validation` as for `build_record`.
     """
-    resources = list(raw_resources)
-    entries, index = entries_of(resources)
-    validator = Validator(entries, index)
-    patients: list[tuple[str, Patient]] = []
-    for position, entry in enumerate(entries):
-        item = validator.item(position) if entry.kind == "Patient" else None
-        if item is not None and isinstance(item.model, Patient):
-            patients.append((item.ref, item.model))
-    if len(patients) == 1:
-        ident = patients[0][0].partition("/")[2]
-        return [
-            build_record(
-                resources,
-                patient_id=ident,
-                warnings=warnings,
-                today=today,
-                full_validation=full_validation,
-            )
-        ]
-    refs = {ref for ref, _ in patients}
-
-    def owner_of(entry: Entry) -> str | None:
-        if not refs:
-            return ""
-        subject = index.resolve(subject_reference(entry.raw.resource))
-        return subject if subject in refs else None
-
-    if full_validation:
-        plan = Plan(frozenset(range(len(entries))), {}, {})
-    else:
-        plan = plan_reads(entries, index, owner_of=owner_of, today=today)
-    cuts = {key: cut(validator, plan, key, today=today or date.max) for key in plan.lists}
-    parsed = validator.parsed(plan.kept(cuts))
-    builder = Builder.of(parsed)
-    groups: dict[str, PatientFacts] = {}
-    for ref, model in patients:
-        groups.setdefault(ref, PatientFacts(builder.patient(ref, model)))
-    loose = PatientFacts(None)
-    orphans: dict[str, int] = defaultdict(int)
-    for item in clinical(parsed.items):
-        owner = loose if not groups else groups.get(builder.subject(item.raw) or "")
-        if owner is None:
-            orphans[item.kind] += 1
-            continue
-        owner.add(builder, item)
-    shared = [*warnings, *parsed.warnings]
-    shared.extend(
-        f"{count} {kind} resources name no Patient of the input; skipped"
-        for kind, count in sorted(orphans.items())
+    selection = Selection(
+        raw_resources, patient_id=None, today=today, full_validation=full_validation
     )
-    return [group.record(shared) for group in (list(groups.values()) or [loose])]
+    return selection.records(warnings)
