@@ -38,13 +38,14 @@ from service.fhir.lenient import (
     codes_of,
     json_list,
     reference_of,
+    status_of,
     string_of,
     subject_reference,
 )
 from service.fhir.medication import drug_of
 from service.fhir.validation import Index, Item, Parsed, is_medication_kind
 
-__all__ = ["Builder", "record_of", "records_of", "status_of"]
+__all__ = ["Builder", "record_of", "records_of"]
 
 # A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
 # `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
@@ -293,12 +294,6 @@ def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, 
     if model.valueInteger is not None:
         return float(model.valueInteger), None
     return None, None
-
-
-def status_of(raw: dict[str, Any]) -> str | None:
-    """A drug record's status as the engine compares it (lower case), if it has one."""
-    status = string_of(raw.get("status"))
-    return status.lower() if status is not None else None
 
 
 def _model_day(value: str | None) -> _FhirDate | None:

@@ -38,6 +38,7 @@ __all__ = [
     "plain_condition_probe",
     "plain_day",
     "reference_of",
+    "status_of",
     "string_of",
     "subject_reference",
     "text_of",
@@ -56,6 +57,12 @@ def json_list(value: Any) -> list[Any]:
 def string_of(value: Any) -> str | None:
     """A JSON string as it is written; anything else as None."""
     return value if isinstance(value, str) else None
+
+
+def status_of(resource: Mapping[str, Any]) -> str | None:
+    """A resource's `status` as the engine compares it (lower case), if it has one."""
+    status = string_of(resource.get("status"))
+    return status.lower() if status is not None else None
 
 
 def text_of(value: Any, *, numbers: bool = False) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 from service.engine.record import Code
 from service.fhir.lenient import codes_of, json_list, reference_of, text_of
 
-__all__ = ["Drug", "drug_of", "medication_targets"]
+__all__ = ["Drug", "Resolver", "drug_of", "medication_targets"]
 
 Resolver = Callable[[str], Mapping[str, Any] | None]
 

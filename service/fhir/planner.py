@@ -1,31 +1,34 @@
-"""Which resources a read validates, decided from their JSON before any validation.
+"""Which resources a read validates, decided from their JSON before validating them.
 
 Only the resources the engine reads are validated (CLINICAL_RULES §1). The fast path (the
-default) decides from the JSON which can change an evaluation: a Condition some reading
-makes a cancer, a drug record the engine does not pass over (`service.fhir.relevance`),
-every Patient and disease status, anything not plainly shaped, and of each measure's
-Observations the latest the engine can use at the evaluation date (`plan`, then `cut`
-once the latest are validated). A resource the plan passes over is one the engine would
-not use: the evaluation is the one `full_validation` gives, which validates every entry
-(tests/perf/test_fast_path.py); only an invalid resource the engine never reads is then
-not named.
+default) decides from the JSON which can change an evaluation (`service.fhir.relevance`):
+a Condition some reading makes a cancer, a drug record the engine does not pass over
+(and the Medications such records name), every Patient and disease status, anything not
+plainly shaped, and of each measure's Observations the latest the engine can use at the
+evaluation date (`plan_reads`, then `cut` once the latest are validated). A drug record
+naming its drug by a Medication elsewhere is decided on every reading the builder may
+give it (its Medication found, or not: an invalid one is not); only when one of those
+matters are its Medications validated first, to read it as the builder will. A resource
+the plan passes over is one the engine would not use: the evaluation is the one
+`full_validation` gives, which validates every entry (tests/perf/test_fast_path.py);
+only an invalid resource the engine never reads is then not named.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
 from service.engine.observations import latest_observation
 from service.engine.record import MedicationKind
-from service.fhir.facts import Builder, status_of
-from service.fhir.lenient import plain_day, string_of
-from service.fhir.medication import Drug, drug_of, medication_targets
+from service.fhir.facts import Builder
+from service.fhir.medication import Resolver, medication_targets
 from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
@@ -35,7 +38,7 @@ from service.fhir.relevance import (
     observation_measures,
 )
 from service.fhir.stu3 import looks_stu3
-from service.fhir.validation import MEDICATION_KINDS, Entry, Index, Validator, is_medication_kind
+from service.fhir.validation import MEDICATION_KINDS, Entry, Validator, is_medication_kind
 
 __all__ = ["Cuts", "ListKey", "OwnerOf", "Plan", "cut", "plan_reads"]
 
@@ -66,26 +69,81 @@ class Plan:
         return sorted(kept)
 
 
-def plan_reads(
-    entries: Sequence[Entry], index: Index, *, owner_of: OwnerOf, today: date | None
-) -> Plan:
-    """Decide from the JSON alone which resources can matter (see `service.fhir.relevance`)."""
+class _Medications:
+    """The Medication entries of a read, found as the builder finds a drug record's: by
+    the ref its reference resolves to, the last valid one of that ref."""
+
+    def __init__(self, validator: Validator) -> None:
+        self.validator = validator
+        self.validated: set[int] = set()
+
+    @cached_property
+    def _positions(self) -> dict[str, list[int]]:
+        """The positions of the Medication entries by ref (looked up once asked for)."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for position, entry in enumerate(self.validator.entries):
+            if entry.kind == "Medication":
+                found[entry.ref].append(position)
+        return found
+
+    def _named(self, reference: str) -> list[int]:
+        return self._positions.get(self.validator.index.resolve(reference) or "", [])
+
+    def each(self, reference: str) -> list[dict[str, Any]]:
+        """The JSON of every Medication entry `reference` may name, none validated."""
+        return [self.validator.entries[p].raw.resource for p in self._named(reference)]
+
+    def found(self, reference: str) -> dict[str, Any] | None:
+        """The Medication the builder finds for `reference` (validating them to know)."""
+        found = None
+        for position in self._named(reference):
+            self.validated.add(position)
+            item = self.validator.item(position)
+            found = item.raw if item is not None else found
+        return found
+
+
+def _finding(medication: dict[str, Any]) -> Resolver:
+    return lambda reference: medication
+
+
+def _drug_record_read(
+    kind: MedicationKind, resource: dict[str, Any], medications: _Medications
+) -> bool:
+    """Whether the engine reads this drug record (`relevance.drug_record_matters`). One
+    naming a Medication elsewhere is passed over when no reading of it matters, whichever
+    Medication of that reference is valid, or none: nothing is validated then."""
+    asked: list[str] = []
+
+    def unfound(reference: str) -> None:
+        asked.append(reference)
+
+    def readings() -> Iterator[Resolver]:
+        yield unfound  # first: the Medication the record names, if any, is then known
+        yield from (_finding(m) for m in (medications.each(asked[0]) if asked else ()))
+
+    if not drug_record_matters(kind, resource, readings=readings()):
+        return False
+    if not asked:
+        return True  # it names no Medication elsewhere, or is read without it
+    return drug_record_matters(kind, resource, readings=[medications.found])
+
+
+def plan_reads(validator: Validator, *, owner_of: OwnerOf, today: date | None) -> Plan:
+    """Decide from the JSON which entries of a read can matter (`service.fhir.relevance`),
+    validating at most the Medications some drug records name."""
+    entries, index = validator.entries, validator.index
+    medications = _Medications(validator)
     always: set[int] = set()
-    targets = {
-        index.resolve(target)
-        for entry in entries
-        if entry.kind in MEDICATION_KINDS
-        for target in medication_targets(entry.raw.resource)
-    }
     candidates: dict[ListKey, list[tuple[date, str, int]]] = defaultdict(list)
     days: dict[int, date] = {}
     for position, entry in enumerate(entries):
         resource, kind = entry.raw.resource, entry.kind
-        if kind == "Patient" or (kind == "Medication" and entry.ref in targets):
+        if kind == "Patient":
             always.add(position)
             continue
         if kind == "Medication":
-            continue  # no drug record names it: nothing reads it
+            continue  # read when a drug record read names it (below)
         owner = owner_of(entry)
         if owner is None or looks_stu3(resource):
             always.add(position)
@@ -93,7 +151,7 @@ def plan_reads(
             if condition_matters(resource):
                 always.add(position)
         elif is_medication_kind(kind):
-            if medication_targets(resource) or _medication_matters(entry, kind):
+            if _drug_record_read(kind, resource, medications):
                 always.add(position)
         elif today is None or (held := observation_measures(resource)) is None:
             always.add(position)  # every disease status is read (§6.1)
@@ -106,6 +164,16 @@ def plan_reads(
                 for measure in held:
                     candidates[(owner, measure.name)].append((day, entry.ref, position))
             # no date, after `today` or no measure: the engine never uses it (§10)
+    # The Medications the records read name, and those validated to decide a record
+    # (what they say of themselves, if invalid, is said as on the full path).
+    named = {
+        index.resolve(target)
+        for position in always
+        if entries[position].kind in MEDICATION_KINDS
+        for target in medication_targets(entries[position].raw.resource)
+    }
+    always.update(p for p, e in enumerate(entries) if e.kind == "Medication" and e.ref in named)
+    always.update(medications.validated)
     # Latest first, as the engine's max() takes them: by day, then ref, and among equals
     # (a resource sent twice) the first in the input.
     lists = {
@@ -113,96 +181,6 @@ def plan_reads(
         for key, found in candidates.items()
     }
     return Plan(frozenset(always), lists, days)
-
-
-def _plain_period(period: dict[str, Any]) -> bool:
-    """A Period the builder reads without a word: no start, or plain dates in order."""
-    start, end = period.get("start"), period.get("end")
-    if start is None:
-        return True
-    first = plain_day(start)
-    if first is None:
-        return False
-    if end is None:
-        return True
-    last = plain_day(end)
-    return last is not None and last >= first
-
-
-def _plain_exposure(kind: MedicationKind, resource: dict[str, Any]) -> bool:
-    """Whether `_Builder._when` reads this record's dates without a warning (no partial
-    date, no period ending before it starts); False for anything not plainly shaped."""
-    if kind == "MedicationRequest":
-        dispense = resource.get("dispenseRequest")
-        if dispense is not None and not isinstance(dispense, dict):
-            return False
-        validity = (dispense or {}).get("validityPeriod")
-        if validity is not None and not isinstance(validity, dict):
-            return False
-        if validity and validity.get("start") is not None:
-            return _plain_period(validity)
-        authored = resource.get("authoredOn")
-        return authored is None or plain_day(authored) is not None
-    if resource.get("effectiveDateTime") is not None:
-        return plain_day(resource["effectiveDateTime"]) is not None
-    period = resource.get("effectivePeriod")
-    return _plain_period(period) if isinstance(period, dict) else True
-
-
-def _no_medication(reference: str) -> None:
-    """Resolves nothing: records naming a Medication elsewhere are always read."""
-    del reference
-
-
-def _medication_matters(entry: Entry, kind: MedicationKind) -> bool:
-    """Whether the engine reads this drug record, from its JSON read as if valid: its
-    dates would say something, or its drug and status are not ones the engine passes
-    over (`service.fhir.relevance.drug_record_matters`)."""
-    resource = entry.raw.resource
-    if not _plain_exposure(kind, resource):
-        return True
-    drug = _drug(resource)
-    return drug_record_matters(
-        kind,
-        status_of(resource),
-        intent=string_of(resource.get("intent")),
-        do_not_perform=resource.get("doNotPerform") is True,
-        codes=drug.codes,
-        texts=drug.texts,
-    )
-
-
-# Charts name the same few drugs again and again: each concept is read once (per process,
-# up to this many concepts).
-_DRUGS: dict[Hashable, Drug] = {}
-_DRUGS_KEPT = 4096
-
-
-def _drug(resource: dict[str, Any]) -> Drug:
-    """`drug_of(resource)` (no Medication resolved), read once per distinct concept."""
-    concept = resource.get("medicationCodeableConcept")
-    key: Hashable | None = None
-    if isinstance(concept, dict) and concept:
-        coding = concept.get("coding")
-        if coding is None or isinstance(coding, list):
-            key = (
-                tuple(
-                    (c.get("system"), c.get("code"), c.get("display")) if isinstance(c, dict) else c
-                    for c in coding or ()
-                ),
-                concept.get("text"),
-            )
-    try:
-        found = _DRUGS.get(key) if key is not None else None
-    except TypeError:  # a value that is not a string: no key, read it
-        key = found = None
-    if found is None:
-        found = drug_of(resource, _no_medication)
-        if key is not None:
-            if len(_DRUGS) >= _DRUGS_KEPT:
-                _DRUGS.clear()
-            _DRUGS[key] = found
-    return found
 
 
 def cut(validator: Validator, plan: Plan, key: ListKey, *, today: date) -> tuple[int, bool]:

@@ -77,7 +77,7 @@ class Selection:
             self._plan = Plan(frozenset(range(len(entries))), {}, {})
         else:
             owner_of = _owner_of(index, patient_id=patient_id, patients=patients)
-            self._plan = plan_reads(entries, index, owner_of=owner_of, today=today)
+            self._plan = plan_reads(validator, owner_of=owner_of, today=today)
         self._cuts: Cuts | None = None
 
     def _parsed(self) -> Parsed:

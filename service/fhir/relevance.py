@@ -10,7 +10,7 @@ then validated, and warned about, as on the full path). What never matters:
   reasons of drug records, nothing else;
 - a drug record the engine drops (entered in error, not taken, planned …) or whose drug
   is named and is not an anticancer agent (not in the catalogue, or supportive only, and
-  no name that looks antineoplastic);
+  no name that looks antineoplastic), by its concept or by the Medication it names;
 - an Observation of a measure that is not the latest the engine can use (see
   `service.fhir.planner`): only the latest value of each measure counts (§10).
 
@@ -19,7 +19,7 @@ Records with partial dates are always read: they carry a warning on every path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -30,8 +30,9 @@ from service.engine.catalogue import load_catalogue
 from service.engine.diagnosis import is_cancer, is_sclc_condition
 from service.engine.exposures import excluded
 from service.engine.observations import Measure
-from service.engine.record import Code, ConditionFact
-from service.fhir.lenient import plain_condition_probe, plain_day
+from service.engine.record import Code, ConditionFact, MedicationKind
+from service.fhir.lenient import plain_condition_probe, plain_day, status_of, string_of
+from service.fhir.medication import Drug, Resolver, drug_of
 
 __all__ = [
     "MEASURES",
@@ -125,26 +126,103 @@ def _drug_matters(codes: tuple[Code, ...], texts: tuple[str, ...]) -> bool:
     return catalogue.looks_antineoplastic(words) is not None
 
 
-def drug_record_matters(
-    kind: str,
-    status: str | None,
-    *,
-    intent: str | None,
-    do_not_perform: bool,
-    codes: tuple[Code, ...],
-    texts: tuple[str, ...],
-) -> bool:
-    """Whether the engine does anything with a drug record of these fields, read as valid
-    (§1, §3).
-
-    Mirrors `collect_exposures`: dropped records (`excluded`) and named drugs that are not
-    anticancer agents are passed over without a word; everything else is read. It takes
-    the fields, not a `MedicationFact`: the reader asks this of every drug record of a
-    chart, thousands in a large one, before building any fact.
-    """
-    if excluded(kind, status, intent=intent, do_not_perform=do_not_perform):
+def _plain_period(period: Mapping[str, Any]) -> bool:
+    """A Period the builder reads without a word: no start, or plain dates in order."""
+    start, end = period.get("start"), period.get("end")
+    if start is None:
+        return True
+    first = plain_day(start)
+    if first is None:
         return False
-    return _drug_matters(codes, texts)
+    if end is None:
+        return True
+    last = plain_day(end)
+    return last is not None and last >= first
+
+
+def _plain_exposure(kind: MedicationKind, resource: Mapping[str, Any]) -> bool:
+    """Whether the builder (`service.fhir.facts`) reads this record's dates without a
+    warning (no partial date, no period ending before it starts); False for anything not
+    plainly shaped."""
+    if kind == "MedicationRequest":
+        dispense = resource.get("dispenseRequest")
+        if dispense is not None and not isinstance(dispense, dict):
+            return False
+        validity = (dispense or {}).get("validityPeriod")
+        if validity is not None and not isinstance(validity, dict):
+            return False
+        if validity and validity.get("start") is not None:
+            return _plain_period(validity)
+        authored = resource.get("authoredOn")
+        return authored is None or plain_day(authored) is not None
+    if resource.get("effectiveDateTime") is not None:
+        return plain_day(resource["effectiveDateTime"]) is not None
+    period = resource.get("effectivePeriod")
+    return _plain_period(period) if isinstance(period, dict) else True
+
+
+# Charts name the same few drugs again and again: each concept is read once (per process,
+# up to this many concepts).
+_DRUGS: dict[Hashable, Drug] = {}
+_DRUGS_KEPT = 4096
+
+
+def _drug(resource: Mapping[str, Any], resolve: Resolver) -> Drug:
+    """`drug_of(resource, resolve)`, read once per distinct concept (a record naming its
+    drug by a concept never asks `resolve`)."""
+    concept = resource.get("medicationCodeableConcept")
+    key: Hashable | None = None
+    if isinstance(concept, dict) and concept:
+        coding = concept.get("coding")
+        if coding is None or isinstance(coding, list):
+            key = (
+                tuple(
+                    (c.get("system"), c.get("code"), c.get("display")) if isinstance(c, dict) else c
+                    for c in coding or ()
+                ),
+                concept.get("text"),
+            )
+    try:
+        found = _DRUGS.get(key) if key is not None else None
+    except TypeError:  # a value that is not a string: no key, read it
+        key = found = None
+    if found is None:
+        found = drug_of(resource, resolve)
+        if key is not None:
+            if len(_DRUGS) >= _DRUGS_KEPT:
+                _DRUGS.clear()
+            _DRUGS[key] = found
+    return found
+
+
+def drug_record_matters(
+    kind: MedicationKind, resource: Mapping[str, Any], *, readings: Iterable[Resolver]
+) -> bool:
+    """Whether the engine does anything with this drug record, read as valid, on any of
+    `readings`: each finds the Medication the record names (if it names one elsewhere)
+    as the builder may find it (§1, §3).
+
+    Mirrors the builder and `collect_exposures`: a record whose dates would be warned
+    about (a partial date, a period ending before it starts) is read; dropped records
+    (`excluded`) and named drugs that are not anticancer agents are passed over without a
+    word; everything else is read. It reads the fields, not a `MedicationFact`: the
+    reader asks this of every drug record of a chart, thousands in a large one, before
+    building any fact.
+    """
+    if not _plain_exposure(kind, resource):
+        return True
+    if excluded(
+        kind,
+        status_of(resource),
+        intent=string_of(resource.get("intent")),
+        do_not_perform=resource.get("doNotPerform") is True,
+    ):
+        return False
+    for resolve in readings:
+        drug = _drug(resource, resolve)
+        if _drug_matters(drug.codes, drug.texts):
+            return True
+    return False
 
 
 def observation_measures(resource: Mapping[str, Any]) -> tuple[Measure, ...] | None:
