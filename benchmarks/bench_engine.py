@@ -4,13 +4,16 @@
 
 In process (Flask test client, full prefetch, the body serialised beforehand): for
 records of about 10, 100, 1,000, 5,000 and 20,000 resources (`benchmarks/records.py`:
-a fixture padded with what charts hold) and the whole Sherman_McGlynn Synthea record, the
-`patient-view` call's p50 and p99 with the assessment cache emptied before each call, the
-same call repeated (served from the cache), and the floor: `json.loads` of the same body
-with the garbage collector paused (the least any server must do; the figure with the
-collector running is given too). The ratio is p50 / floor. Beside each, resources →
-assessment → cards through `service.pipeline.assess` with the fast reader and with full
-validation (every resource of the types the engine uses modelled).
+a fixture padded with what charts hold), the padded 100-resource chart (the fixture and
+one resource a day over six years of other conditions, chronic prescriptions and
+creatinine and haemoglobin results: `records.padded_chart`) and the whole
+Sherman_McGlynn Synthea record: how many resources the reader validates for the call
+(`val.`), the `patient-view` call's p50 and p99 with the assessment cache emptied before
+each call, the same call repeated (served from the cache), and the floor: `json.loads`
+of the same body with the garbage collector paused (the least any server must do; the
+figure with the collector running is given too). The ratio is p50 / floor. Beside each,
+resources → assessment → cards through `service.pipeline.assess` with the fast reader
+and with full validation (every resource of the types the engine uses modelled).
 
 Over HTTP (`benchmarks/http_load.py`, wrk, `sclc-cds serve` with one worker per core):
 distinct ~100-resource records, every request with a patient id of its own (nothing
@@ -43,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import http_load  # benchmarks/http_load.py
-from records import hook_body, padded_bundle, prefetch_of, resource_count
+from records import hook_body, padded_bundle, padded_chart, prefetch_of, resource_count
 
 from service.engine.rules import DEFAULT_THRESHOLDS
-from service.fhir import resources_from_json
+from service.fhir import resources_from_json, select
 from service.http.factory import create_app
 from service.http.log import LOGGER_NAME
 from service.http.state import EXTENSION
@@ -106,10 +109,22 @@ def records() -> Iterator[tuple[str, bytes]]:
     for size in SIZES:
         patient, prefetch = prefetch_of(padded_bundle("third-line", size))
         yield f"padded {size:,}", json.dumps(hook_body(patient, prefetch)).encode()
+    patient, prefetch = prefetch_of(padded_chart("third-line", 100))
+    yield "padded 100-resource chart", json.dumps(hook_body(patient, prefetch)).encode()
     sherman = next(iter(sorted(SHERMAN.glob("Sherman_McGlynn_*.json"))), None)
     if sherman is not None:
         patient, prefetch = prefetch_of(json.loads(sherman.read_text()))
         yield "Sherman_McGlynn (whole)", json.dumps(hook_body(patient, prefetch)).encode()
+
+
+def validated(resources: list[Any], patient_id: str) -> int | None:
+    """How many resources the reader validates for the call: its distinct `Type/id`s, as
+    the hook gathers the prefetch (None for a reader that does not say)."""
+    selection = select(resources, patient_id=patient_id, today=TODAY)
+    selection.record()
+    if not hasattr(selection, "validated"):  # pragma: no cover
+        return None
+    return len({(r.resource["resourceType"], r.resource.get("id")) for r in selection.validated()})
 
 
 def in_process() -> list[dict[str, Any]]:
@@ -166,6 +181,7 @@ def in_process() -> list[dict[str, Any]]:
         row = {
             "record": label,
             "resources": resource_count(body["prefetch"]),
+            "validated": validated(resources, body["context"]["patientId"]),
             "bytes": size,
             "floor_ms": round(floor, 3),
             "floor_collector_on_ms": round(_floor(data, collect=True), 3),
@@ -180,7 +196,8 @@ def in_process() -> list[dict[str, Any]]:
         rows.append(row)
         del body, resources
         print(
-            f"{label:<26}{row['resources']:>7}{size / 1e6:>8.2f}{floor:>9.2f}"
+            f"{label:<26}{row['resources']:>7}{row['validated'] or '-':>6}"
+            f"{size / 1e6:>8.2f}{floor:>9.2f}"
             f"{row['hook_p50_ms']:>9.2f}{row['hook_p99_ms']:>9.2f}{row['ratio']:>7.1f}"
             f"{row['repeated_p50_ms']:>9.2f}{row['pipeline_fast_ms']:>9.2f}"
             f"{row['pipeline_full_ms']:>9.2f}{len(miss):>6}",
@@ -270,10 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         "by its neighbours shows here first)"
     )
     print(
-        f"{'record':<26}{'res.':>7}{'MB':>8}{'floor':>9}{'p50':>9}{'p99':>9}{'ratio':>7}"
+        f"{'record':<26}{'res.':>7}{'val.':>6}{'MB':>8}{'floor':>9}{'p50':>9}{'p99':>9}"
+        f"{'ratio':>7}"
         f"{'repeat':>9}{'fast':>9}{'full':>9}{'n':>6}"
     )
-    print(f"{'':<26}{'':>7}{'':>8}{'ms':>9}{'ms':>9}{'ms':>9}{'':>7}{'ms':>9}{'ms':>9}{'ms':>9}")
+    print(
+        f"{'':<26}{'':>7}{'':>6}{'':>8}{'ms':>9}{'ms':>9}{'ms':>9}{'':>7}{'ms':>9}{'ms':>9}{'ms':>9}"
+    )
     rows = in_process()
     http = {"skipped": "--no-http"} if args.no_http else over_http(args.seconds)
     results = {

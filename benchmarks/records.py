@@ -12,6 +12,13 @@ the template's `code` parameter answers.
 Padding mix (of the added resources): about 76% Observations (a quarter of them codes
 the engine reads: CBC, creatinine, eGFR, bilirubin, albumin, blood pressure), 16%
 MedicationRequests, 4% MedicationStatements, 4% Conditions.
+
+`padded_chart` pads a fixture otherwise: one resource a day, every few weeks over six
+years up to the evaluation date, of what the engine must look at and pass over: other
+conditions, chronic prescriptions (MedicationRequests naming their drug by a reference
+to a Medication resource, with its name as the reference's display, as Epic's API sends
+them; MedicationStatements by code), and creatinine and haemoglobin results, the latest
+of which it reads.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FIXTURES", "hook_body", "padded_bundle", "prefetch_of", "resource_count"]
+__all__ = [
+    "FIXTURES",
+    "hook_body",
+    "padded_bundle",
+    "padded_chart",
+    "prefetch_of",
+    "resource_count",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fhir_fixtures"
@@ -33,6 +47,10 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 PADDING_START = date(2012, 1, 3)
 PADDING_END = date(2024, 12, 31)
+# `padded_chart`'s days: six years up to three weeks before the benchmarks' evaluation
+# date (2026-11-21), so that its latest results are the ones the engine reads, fresh.
+CHART_START = date(2020, 11, 2)
+CHART_END = date(2026, 11, 2)
 
 # (LOINC, display, unit, low, high): values drawn uniformly in [low, high].
 VITALS = (
@@ -193,13 +211,30 @@ class _Padding:
             ],
         }
 
-    def medication_request(self, day: date, drug: tuple[str, str]) -> dict[str, Any]:
+    def medication(self, drug: tuple[str, str]) -> dict[str, Any]:
+        """The Medication resource of a drug, for requests that name it by reference."""
+        return {
+            "resourceType": "Medication",
+            "id": f"{self.prefix}-rx{drug[0]}",
+            "code": _concept(RXNORM, *drug),
+            "status": "active",
+        }
+
+    def medication_request(
+        self, day: date, drug: tuple[str, str], *, by_reference: bool = False
+    ) -> dict[str, Any]:
+        reference = {"reference": f"Medication/{self.prefix}-rx{drug[0]}", "display": drug[1]}
+        named: dict[str, Any] = (
+            {"medicationReference": reference}
+            if by_reference
+            else {"medicationCodeableConcept": _concept(RXNORM, *drug)}
+        )
         return {
             "resourceType": "MedicationRequest",
             "id": self._id(),
             "status": self.random.choice(("active", "completed", "stopped")),
             "intent": "order",
-            "medicationCodeableConcept": _concept(RXNORM, *drug),
+            **named,
             "subject": self.subject,
             "authoredOn": self._stamp(day),
             "dosageInstruction": [
@@ -212,7 +247,9 @@ class _Padding:
             ],
         }
 
-    def medication_statement(self, day: date, drug: tuple[str, str]) -> dict[str, Any]:
+    def medication_statement(
+        self, day: date, drug: tuple[str, str], *, until: date = PADDING_END
+    ) -> dict[str, Any]:
         end = day + timedelta(days=self.random.randrange(30, 365))
         return {
             "resourceType": "MedicationStatement",
@@ -220,7 +257,7 @@ class _Padding:
             "status": "completed",
             "medicationCodeableConcept": _concept(RXNORM, *drug),
             "subject": self.subject,
-            "effectivePeriod": {"start": day.isoformat(), "end": min(end, PADDING_END).isoformat()},
+            "effectivePeriod": {"start": day.isoformat(), "end": min(end, until).isoformat()},
         }
 
     def condition(self, day: date, problem: tuple[str, str]) -> dict[str, Any]:
@@ -298,6 +335,39 @@ def padded_bundle(
             added.extend(padding.visit(PADDING_END))
         del added[room:]
     bundle["entry"] = [*bundle["entry"], *({"resource": r} for r in added)]
+    return bundle
+
+
+# `padded_chart`'s padding: chronic conditions and prescriptions (none a cancer or an
+# anticancer drug) and the two results of each visit's labs the engine reads.
+CHART_CONDITIONS = CONDITIONS[:4]  # hypertension, diabetes, hyperlipidemia, COPD
+CHART_DRUGS = (MEDICATIONS[0], MEDICATIONS[2], MEDICATIONS[3], MEDICATIONS[6])
+CHART_LABS = (PANELS["metabolic"][2], PANELS["cbc"][2])  # creatinine, haemoglobin
+
+
+def padded_chart(fixture: str, size: int = 100) -> dict[str, Any]:
+    """The fixture's bundle with a chart's other business, one resource a day spread over
+    six years, until it holds `size` resources (see the module's docstring)."""
+    bundle: dict[str, Any] = json.loads((FIXTURES / f"{fixture}.json").read_text())
+    padding = _Padding(_patient_id(bundle), seed=0)
+    medications = [padding.medication(drug) for drug in CHART_DRUGS]
+    room = size - len(bundle["entry"]) - len(medications)
+    step = (CHART_END - CHART_START).days / max(room - 1, 1)
+    added = []
+    for number in range(max(room, 0)):
+        day = CHART_START + timedelta(days=round(number * step))
+        kind, turn = number % 5, number // 5
+        if kind == 0:
+            added.append(padding.condition(day, CHART_CONDITIONS[turn % len(CHART_CONDITIONS)]))
+        elif kind == 1:
+            drug = CHART_DRUGS[turn % len(CHART_DRUGS)]
+            added.append(padding.medication_request(day, drug, by_reference=True))
+        elif kind == 3:
+            drug = CHART_DRUGS[turn % len(CHART_DRUGS)]
+            added.append(padding.medication_statement(day, drug, until=CHART_END))
+        else:
+            added.append(padding.observation(day, CHART_LABS[kind == 4], "laboratory"))
+    bundle["entry"] = [*bundle["entry"], *({"resource": r} for r in (*medications, *added))]
     return bundle
 
 
