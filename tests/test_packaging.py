@@ -4,6 +4,7 @@ one top-level package."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,14 @@ def test_the_package_list_is_the_tree() -> None:
         if folder.is_dir() and folder.name != "__pycache__"
     }
     assert sorted(config["packages"]) == sorted({"service", *folders, *mapped})
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    """Every module and package under service/ is named in README's "Layout" block."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"[A-Za-z_]\w*", layout))
+    root = ROOT / "service"
+    entries = {p.stem for p in root.rglob("*.py") if p.name != "__init__.py"}
+    entries |= {p.parent.name for p in root.rglob("__init__.py")}
+    assert sorted(entries - named) == []
