@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from service.settings import Settings
 
-__all__ = ["install_demo", "shipped_fixtures"]
+__all__ = ["fixtures_dir", "install_demo", "shipped_fixtures"]
 
 # The scenario Bundles (`fhir_fixtures/` of the checkout), shipped as this package's data.
 FIXTURES_PACKAGE = "service.demo.fixtures"
