@@ -31,6 +31,7 @@ from __future__ import annotations
 from service.cards.checklist import check_item
 from service.cards.frame import OVERRIDE_SYSTEM, TIMELINE_CONTEXT
 from service.cards.markdown import SUMMARY_LIMIT, escape
+from service.cards.phrases import note_words
 from service.cards.render import check_the_record, order_cards, patient_view_cards
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "check_item",
     "check_the_record",
     "escape",
+    "note_words",
     "order_cards",
     "patient_view_cards",
 ]

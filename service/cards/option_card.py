@@ -12,6 +12,7 @@ from typing import Any
 from service import wire
 from service.cards.frame import Frame
 from service.cards.markdown import escape
+from service.cards.phrases import note_words
 from service.engine.model import OptionResult
 from service.knowledge.wording import words_for
 
@@ -71,7 +72,8 @@ def _entry(frame: Frame, number: int, shown: OptionResult) -> str:
     text = f"{number}. {entry} [{w.full_evidence}]({frame.evidence_url(option.id)})"
     notes = frame.evaluation.notes_for(option.id)
     if notes:
-        text += "  \n   " + w.study_population.format(notes="; ".join(escape(n) for n in notes))
+        shown_notes = (escape(note_words(n, frame.words)) for n in notes)
+        text += "  \n   " + w.study_population.format(notes="; ".join(shown_notes))
     return text
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from service.cards.checklist import check_item
 from service.cards.frame import Frame
 from service.cards.markdown import bullets, escape
+from service.cards.phrases import dated_reading, reading_words
 from service.engine.model import Line, Platinum
 
 __all__ = ["no_therapy_card", "summary_card"]
@@ -214,7 +215,7 @@ def _patient_text(frame: Frame) -> str:
     # Values of one day together: "ECOG 0, ANC 3.4 x10^9/L on 2026-11-09".
     by_day: dict[tuple[str, bool], list[str]] = {}
     for reading in e.readings:
-        shown = reading.describe().rsplit(" on ", 1)[0]
+        shown = reading_words(reading, frame.words)
         by_day.setdefault((reading.day.isoformat(), reading.fresh), []).append(shown)
     for (day, fresh), values in by_day.items():
         item = w.readings.format(values=escape(", ".join(values)), day=escape(day))
@@ -225,5 +226,6 @@ def _patient_text(frame: Frame) -> str:
         items.append(w.no_readings)
     text = w.heading.format(items="; ".join(items))
     if e.poor_performance is not None:
-        text += "\n\n" + w.poor_performance.format(reading=escape(e.poor_performance.describe()))
+        poor = dated_reading(e.poor_performance, frame.words)
+        text += "\n\n" + w.poor_performance.format(reading=escape(poor))
     return text

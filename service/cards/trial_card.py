@@ -12,13 +12,11 @@ from typing import Any
 from service import wire
 from service.cards.frame import Frame
 from service.cards.markdown import escape
+from service.cards.phrases import note_words
 from service.knowledge import Trial
 from service.knowledge.wording import words_for
 
 __all__ = ["trial_card"]
-
-# The engine's detail of a criterion whose value the record does not hold.
-_ABSENT = ": not in the record"
 
 
 def trial_card(frame: Frame, trial: Trial) -> dict[str, Any]:
@@ -29,12 +27,12 @@ def trial_card(frame: Frame, trial: Trial) -> dict[str, Any]:
     groups: dict[str, list[str]] = {"not-met": [], "unknown": [], "met": []}
     absent: list[str] = []
     for c in result.criteria:
-        if c.result == "unknown" and (c.detail or "").endswith(_ABSENT):
+        if c.result == "unknown" and c.detail is not None and c.detail.kind == "absent":
             absent.append(escape(c.criterion))  # said once for all below
             continue
         shown = escape(c.criterion)
         if c.detail and c.result != "met":
-            shown += f" ({escape(c.detail)})"
+            shown += f" ({escape(note_words(c.detail, frame.words))})"
         groups[c.result].append(shown)
     if absent:
         groups["unknown"].append(w.not_in_record.format(criteria=", ".join(absent)))

@@ -20,6 +20,7 @@ __all__ = [
     "Evaluation",
     "Exposure",
     "Line",
+    "Note",
     "OptionReason",
     "OptionResult",
     "OrderVerdict",
@@ -122,6 +123,20 @@ class RecordIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A remark the engine decides, for the cards to word: the name of its template in
+    `cards/wording.toml` (`[notes]`) and the values that fill it (§9 study-population
+    notes, §10 criterion details). A value may be a `Reading` or another `Note`."""
+
+    kind: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **values: Any) -> Note:
+        return cls(kind, tuple(values.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """An ECOG, laboratory or blood-pressure value with its date (§9, §10).
 
@@ -137,15 +152,6 @@ class Reading:
     source: str
     fresh: bool
     recorded_unit: str | None = None
-
-    def describe(self) -> str:
-        """ "ANC 0.8 x10^9/L on 2024-03-02" (the value as the record gives it if unread)."""
-        if self.value is None:
-            shown = f"{self.recorded_unit or 'no unit'} (unit not understood)"
-            return f"{self.name} in {shown} on {self.day.isoformat()}"
-        number = f"{self.value:g}"
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{self.name} {number}{unit} on {self.day.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +292,7 @@ class OrderVerdict:
 class Criterion:
     criterion: str
     result: CriterionResult
-    detail: str | None = field(default=None, compare=False)
+    detail: Note | None = field(default=None, compare=False)  # what the card says of it
 
     def to_json(self) -> dict[str, Any]:
         return {"criterion": self.criterion, "result": self.result}
@@ -327,9 +333,9 @@ class Evaluation:
     withheld: tuple[Withheld, ...] = field(default=(), compare=False)
     readings: tuple[Reading, ...] = field(default=(), compare=False)
     poor_performance: Reading | None = field(default=None, compare=False)
-    population_notes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+    population_notes: tuple[tuple[str, tuple[Note, ...]], ...] = field(default=(), compare=False)
 
-    def notes_for(self, option_id: str) -> tuple[str, ...]:
+    def notes_for(self, option_id: str) -> tuple[Note, ...]:
         """The study-population notes of one option (§9)."""
         return next((notes for key, notes in self.population_notes if key == option_id), ())
 

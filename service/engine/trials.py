@@ -14,7 +14,7 @@ from datetime import date
 
 from service.engine import observations as measures
 from service.engine import rules
-from service.engine.model import Criterion, CriterionResult, Line, TrialResult, Verdict
+from service.engine.model import Criterion, CriterionResult, Line, Note, TrialResult, Verdict
 from service.engine.observations import Measure, latest_observation
 from service.engine.record import ObservationFact
 from service.engine.rules import Thresholds
@@ -69,22 +69,22 @@ def reading_result(
     *,
     today: date,
     thresholds: Thresholds,
-) -> tuple[CriterionResult, str | None]:
+) -> tuple[CriterionResult, Note | None]:
     """A criterion from the measure's latest fresh value, with what the card shows."""
     reading = measures.read(observations, measure, today=today, thresholds=thresholds)
     if reading is None:
-        return "unknown", f"{measure.name}: not in the record"
+        return "unknown", Note.of("absent", name=measure.name)
     if not reading.fresh:
         days = thresholds.observation_max_age_days
-        return "unknown", f"{reading.describe()}, older than {days} days"
+        return "unknown", Note.of("stale", reading=reading, days=days)
     if reading.value is None:
-        return "unknown", reading.describe()
-    return ("met" if ok(reading.value) else "not-met"), reading.describe()
+        return "unknown", Note.of("reading", reading=reading)
+    return ("met" if ok(reading.value) else "not-met"), Note.of("reading", reading=reading)
 
 
 def _creatinine(
     observations: Sequence[ObservationFact], *, today: date, thresholds: Thresholds
-) -> tuple[CriterionResult, str | None]:
+) -> tuple[CriterionResult, Note | None]:
     """Against 1.5 x the Observation's own upper reference limit, in its own unit."""
     result, detail = reading_result(
         observations, measures.CREATININE, lambda _: True, today=today, thresholds=thresholds
@@ -94,13 +94,13 @@ def _creatinine(
     if reading is None or not reading.fresh or obs is None or obs.value_number is None:
         return result, detail
     if obs.reference_high is None:
-        return "unknown", f"{detail}, no reference range"
+        return "unknown", Note.of("no_reference_range", reading=reading)
     if (
         obs.reference_high_unit
         and obs.value_unit
         and obs.reference_high_unit.lower() != obs.value_unit.lower()
     ):
-        return "unknown", f"{detail}, reference range in another unit"
+        return "unknown", Note.of("other_unit", reading=reading)
     limit = thresholds.trial_max_creatinine_x_uln * obs.reference_high
     return ("met" if obs.value_number <= limit else "not-met"), detail
 
@@ -128,7 +128,7 @@ def prescreen(inputs: TrialInputs, thresholds: Thresholds) -> TrialResult:
     t = thresholds
     obs = inputs.observations
 
-    def lab(measure: Measure, ok: Callable[[float], bool]) -> tuple[CriterionResult, str | None]:
+    def lab(measure: Measure, ok: Callable[[float], bool]) -> tuple[CriterionResult, Note | None]:
         return reading_result(obs, measure, ok, today=inputs.today, thresholds=t)
 
     if len(inputs.lines) < 2:
@@ -140,7 +140,7 @@ def prescreen(inputs: TrialInputs, thresholds: Thresholds) -> TrialResult:
     barred: CriterionResult = (
         "not-met" if inputs.barred_received else "unknown" if inputs.barred_possibly else "met"
     )
-    rows: list[tuple[str, tuple[CriterionResult, str | None]]] = [
+    rows: list[tuple[str, tuple[CriterionResult, Note | None]]] = [
         ("extensive-stage SCLC", (_stage(inputs), None)),
         (LINES_CRITERION, (lines, None)),
         ("age 18-75", (age_result(inputs.age_range, t.trial_min_age, t.trial_max_age), None)),

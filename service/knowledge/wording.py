@@ -276,6 +276,47 @@ class OrderWords(Entry):
     not_an_option_detail: Annotated[Text, uses("name", "line")]
 
 
+class ReadingWords(Entry):
+    """An ECOG, laboratory or blood-pressure value, with or without its date."""
+
+    value: Annotated[Text, uses("name", "value", "unit")]
+    value_unitless: Annotated[Text, uses("name", "value")]
+    unread: Annotated[Text, uses("name", "unit")]
+    unread_unitless: Annotated[Text, uses("name")]
+    dated: Annotated[Text, uses("reading", "day")]
+
+
+class NoteWords(Entry):
+    """The engine's remarks (`service.engine.model.Note`), by kind: study-population
+    notes (§9) and what a trial criterion's value is (§10)."""
+
+    stage_limited: Annotated[Text, uses("condition")]
+    stage_limited_at_relapse: Annotated[Text, uses("condition")]
+    stage_unknown: Words
+    annab_stage: Annotated[Text, uses("stage")]
+    tarlatamab_stage: Annotated[Text, uses("stage")]
+    age_missing: Words
+    age_outside: Annotated[Text, uses("age", "low", "high")]
+    study_reading_stale: Annotated[Text, uses("reading", "days", "criterion")]
+    study_reading_unread: Annotated[Text, uses("reading", "criterion")]
+    study_reading_outside: Annotated[Text, uses("reading", "criterion")]
+    study_missing: Annotated[Text, uses("names")]
+    prior_antiangiogenic: Annotated[Text, uses("treatments")]
+    criterion_ecog: Annotated[Text, uses("most")]
+    criterion_anc: Annotated[Text, uses("least")]
+    criterion_platelets: Annotated[Text, uses("least")]
+    criterion_wbc: Annotated[Text, uses("least")]
+    criterion_bilirubin: Annotated[Text, uses("most")]
+    criterion_albumin: Annotated[Text, uses("least")]
+    criterion_creatinine: Annotated[Text, uses("most")]
+    criterion_blood_pressure: Annotated[Text, uses("systolic", "diastolic")]
+    absent: Annotated[Text, uses("name")]
+    stale: Annotated[Text, uses("reading", "days")]
+    reading: Annotated[Text, uses("reading")]
+    no_reference_range: Annotated[Text, uses("reading")]
+    other_unit: Annotated[Text, uses("reading")]
+
+
 class Wording(Entry):
     """`wording.toml`: the cards' words, section by section, and the documents they cite."""
 
@@ -293,6 +334,8 @@ class Wording(Entry):
     option_reasons: OptionReasonWords
     trial: TrialWords
     orders: OrderWords
+    readings: ReadingWords
+    notes: NoteWords
 
     @model_validator(mode="after")
     def _codes_unique(self) -> Self:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from service.cards.phrases import note_words
 from service.engine.model import Evaluation, Line
 from service.knowledge import Knowledge
 from service.pipeline import Assessment
@@ -137,7 +138,9 @@ def options(evaluation: Evaluation, knowledge: Knowledge) -> list[dict[str, Any]
                     for item in option.evidence_for(e.next_line)
                 ],
                 "population": option.population,
-                "population_notes": list(e.notes_for(option.id)),
+                "population_notes": [
+                    note_words(n, knowledge.wording) for n in e.notes_for(option.id)
+                ],
                 "safety": list(option.safety),
                 "availability": option.availability,
                 "notes": list(option.notes),
@@ -168,7 +171,9 @@ def trials(evaluation: Evaluation, knowledge: Knowledge) -> list[dict[str, Any]]
                     {
                         "criterion": wording.get(c.criterion, c.criterion),
                         "result": c.result,
-                        "detail": c.detail,
+                        "detail": note_words(c.detail, knowledge.wording)
+                        if c.detail is not None
+                        else None,
                     }
                     for c in result.criteria
                 ],

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+from service.cards import note_words
 from service.engine import evaluate
+from service.knowledge import load_knowledge
 from tests.builders import cycles, given, lab, patient, record, sclc, worsened
 
 TODAY = date(2025, 11, 21)
+
+
+def worded_notes(result: Any, option_id: str) -> tuple[str, ...]:
+    """The option's study-population notes (engine values) as the cards word them."""
+    wording = load_knowledge().wording
+    return tuple(note_words(n, wording) for n in result.notes_for(option_id))
 
 
 def chemo_io_first_line():
@@ -71,7 +80,7 @@ def test_limited_stage_at_diagnosis_only_keeps_tarlatamab_with_a_note() -> None:
         today=TODAY,
     )
     assert "tarlatamab" in [o.id for o in result.options]
-    (note,) = result.notes_for("tarlatamab")
+    (note,) = worded_notes(result, "tarlatamab")
     assert note.startswith("indicated for extensive-stage disease; limited stage recorded at")
 
 

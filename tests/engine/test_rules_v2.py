@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from service.cards import note_words
 from service.engine import evaluate
 from service.engine.record import Code, ConditionFact, PatientFact
 from service.fhir import build_record, build_records, resources_from_json
+from service.knowledge import load_knowledge
 from tests.builders import cycles, given, lab, other_cancer, patient, record, sclc, worsened
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -23,6 +25,12 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 TODAY = date(2026, 11, 21)
 PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1960-01-01"}
+
+
+def worded_notes(result: Any, option_id: str) -> tuple[str, ...]:
+    """The option's study-population notes (engine values) as the cards word them."""
+    wording = load_knowledge().wording
+    return tuple(note_words(n, wording) for n in result.notes_for(option_id))
 
 
 def condition(**fields: Any) -> dict[str, Any]:
@@ -446,7 +454,7 @@ def test_anlotinib_names_another_prior_anti_angiogenic_agent() -> None:
     meds = [*chemo(), given("bevacizumab", "2025-01-06", ref="MedicationStatement/bev")]
     result = evaluate(record(*meds, observations=(worsened("2025-10-15"),)), today=TODAY)
     assert "anlotinib" in ids(result)
-    assert result.notes_for("anlotinib") == (
+    assert worded_notes(result, "anlotinib") == (
         "prior anti-angiogenic treatment: bevacizumab (MedicationStatement/bev)",
     )
 
@@ -468,7 +476,7 @@ def test_annab_population_notes_name_each_value_outside_with_its_date() -> None:
         record(*chemo_io(), observations=observations, pat=patient("1948-01-01")), today=TODAY
     )
     assert "nab-paclitaxel-anlotinib" in ids(result)
-    assert result.notes_for("nab-paclitaxel-anlotinib") == (
+    assert worded_notes(result, "nab-paclitaxel-anlotinib") == (
         "age 78; the study enrolled ages 18–75",
         "ECOG 2 on 2026-11-02; the study required ECOG 0–1",
         "platelets 80 x10^9/L on 2026-11-02; the study required platelets ≥ 90 x10^9/L",
@@ -494,7 +502,7 @@ def test_blood_pressure_panel_components_are_read() -> None:
     result = evaluate(
         record(*chemo_io(), observations=(worsened("2026-10-05"), panel)), today=TODAY
     )
-    notes = result.notes_for("nab-paclitaxel-anlotinib")
+    notes = worded_notes(result, "nab-paclitaxel-anlotinib")
     assert any(n.startswith("systolic blood pressure 165 mmHg on 2026-11-02; ") for n in notes)
     assert not any(n.startswith("diastolic") for n in notes)
 
@@ -534,7 +542,11 @@ def third_line_record(
 
 def criteria(result: Any) -> dict[str, tuple[str, str | None]]:
     (trial,) = result.trials
-    return {c.criterion: (c.result, c.detail) for c in trial.criteria}
+    wording = load_knowledge().wording
+    return {
+        c.criterion: (c.result, note_words(c.detail, wording) if c.detail else None)
+        for c in trial.criteria
+    }
 
 
 def test_stale_anc_makes_the_criterion_unknown_and_shows_the_value() -> None:
