@@ -83,13 +83,14 @@ def discovery() -> dict[str, Any]:
     return hooks.discovery().dump()
 
 
-def _fhir_access(settings: Settings) -> FhirAccess:
+def _fhir_access(settings: Settings, base_url: str) -> FhirAccess:
     """The FHIR servers this app's calls may read (SCLC_CDS_FHIR_*), its own fixture /fhir
-    among them when the demo is on: as a client names it (SCLC_CDS_BASE_URL, else the URL
-    this request came to: harmless, as that /fhir is read in process)."""
+    among them when the demo is on: as a client names it (under `base_url`, the service's
+    SCLC_CDS_BASE_URL, else the URL this request came to: harmless, as that /fhir is read
+    in process)."""
     own = None
     if settings.demo_enabled:
-        base = f"{settings.base_url or request.host_url.rstrip('/')}/fhir"
+        base = f"{base_url}/fhir"
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         own = (base, functools.partial(in_process_session, app, base))
     return FhirAccess(
@@ -115,6 +116,7 @@ def call_service(service_id: str) -> Response:
     app_state = state()
     settings = app_state.settings
     g.facts = facts = call.Facts()
+    base_url = settings.base_url or request.host_url.rstrip("/")
     answered = call.answer(
         call.Call(
             service=service,
@@ -122,8 +124,8 @@ def call_service(service_id: str) -> Response:
             declared_bytes=request.content_length,
             today=settings.evaluation_date(),
             thresholds=settings.thresholds,
-            base_url=settings.base_url or request.host_url.rstrip("/"),
-            fhir=_fhir_access(settings),
+            base_url=base_url,
+            fhir=_fhir_access(settings, base_url),
             cache=app_state.cache,
             facts=facts,
             compact=_compact_json(),
