@@ -28,6 +28,7 @@ __all__ = [
     "Assessment",
     "assess",
     "assess_each",
+    "cards_json",
     "pick_patient",
 ]
 
@@ -53,11 +54,19 @@ class Assessment:
     def cards_answer(self) -> str:
         """`{"cards": cards}` as compact JSON, as the app's JSON provider writes it (made
         once: a cached assessment answers the same chart again without re-encoding)."""
-        return json.dumps({"cards": self.cards}, ensure_ascii=False, separators=(",", ":"))
+        return cards_json(self.cards)
 
     def to_json(self) -> dict[str, Any]:
         """The evaluation JSON of CONTRACT.md, with its cards."""
         return self.evaluation.to_json(cards=self.cards)
+
+
+def cards_json(cards: Sequence[dict[str, Any]], *, compact: bool = True) -> str:
+    """`{"cards": cards}` as the app's JSON provider writes it: compact, or indented (its
+    debug mode)."""
+    if compact:
+        return json.dumps({"cards": cards}, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps({"cards": cards}, ensure_ascii=False, indent=2)
 
 
 def _patient_ids(resources: Iterable[RawResource]) -> list[str]:

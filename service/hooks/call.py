@@ -20,7 +20,6 @@ back `Answer.body`; it is the only caller.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -35,7 +34,7 @@ from service.fetch.urls import allowed, same_url
 from service.hooks.body import loads, sent_prefetch
 from service.hooks.registry import Service
 from service.hooks.request import HookRequest, parse_hook_request
-from service.pipeline import assess
+from service.pipeline import assess, cards_json
 
 __all__ = ["Answer", "Call", "FhirAccess", "Facts", "answer", "fhir_client"]
 
@@ -121,20 +120,13 @@ def answer(call: Call) -> Answer:
     if cards is assessment.cards and call.compact:  # patient-view: encoded once
         text = assessment.cards_answer
     else:
-        text = _encode({"cards": cards}, compact=call.compact)
+        text = cards_json(cards, compact=call.compact)
     return Answer(body=f"{text}\n", held=(call.body, body, keyed, hook_request, gathered))
 
 
 def _keyable(size: int | None) -> bool:
     """A body of stated length up to CONTENT_BYTES_EACH may be a request-content key."""
     return size is not None and size <= CONTENT_BYTES_EACH
-
-
-def _encode(value: Any, *, compact: bool) -> str:
-    """JSON as the app's JSON provider writes it (compact, or indented in debug mode)."""
-    if compact:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 def _sent_again(call: Call) -> tuple[tuple[Any, ...], HookRequest] | None:
