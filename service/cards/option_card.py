@@ -74,6 +74,10 @@ def _entry(frame: Frame, number: int, shown: OptionResult) -> str:
     if notes:
         shown_notes = (escape(note_words(n, frame.words)) for n in notes)
         text += "  \n   " + w.study_population.format(notes="; ".join(shown_notes))
+    others = frame.evaluation.other_cancer_for(option.id)
+    if others:
+        shown_others = (escape(note_words(n, frame.words)) for n in others)
+        text += "  \n   " + w.other_cancer.format(notes="; ".join(shown_others))
     return text
 
 

@@ -20,7 +20,7 @@ from service.engine.diagnosis import (
     other_active_cancers,
 )
 from service.engine.exposures import ExposureHistory, collect_exposures
-from service.engine.lines import build_lines
+from service.engine.lines import build_lines, line_warnings, settle_overlaps
 from service.engine.model import (
     Diagnosis,
     Evaluation,
@@ -29,7 +29,12 @@ from service.engine.model import (
     Progression,
     TrialResult,
 )
-from service.engine.options import OPTION_IDS, OptionInputs, select_options
+from service.engine.options import (
+    OPTION_IDS,
+    OptionInputs,
+    other_cancer_notes,
+    select_options,
+)
 from service.engine.progression import (
     ProgressionFindings,
     find_dated_events,
@@ -149,12 +154,19 @@ def evaluate(
 
     first_start = min((e.start for e in history.attributed), default=None)
     findings = find_dated_events(
-        observations=record.observations, relapses=sclc.relapses, first_line_start=first_start
+        observations=record.observations,
+        relapses=sclc.relapses,
+        first_line_start=first_start,
+        sclc_conditions=(c.ref for c in sclc.conditions),
     )
     warnings.extend(findings.warnings)
-    lines = build_lines(
-        history.attributed, progressions=findings.dates, today=today, thresholds=thresholds
+    lines, overlaps = settle_overlaps(
+        build_lines(
+            history.attributed, progressions=findings.dates, today=today, thresholds=thresholds
+        )
     )
+    warnings.extend(line_warnings(lines, thresholds))
+    warnings.extend(overlaps)
     proxies = proxy_events(lines, findings.dates)
     progression = latest_progression(findings, proxies)
     platinum = platinum_interval(lines, findings, proxies, today=today, thresholds=thresholds)
@@ -188,23 +200,23 @@ def evaluate(
     possibly = _possibly_map(history)
     unidentified = tuple(p.source for p in history.unidentified)
     antiangiogenic = frozenset(a.name for a in catalogue.agents if a.antiangiogenic)
-    options, withheld = select_options(
-        OptionInputs(
-            next_line=next_line,
-            lines=lines,
-            platinum=platinum,
-            limited_at_relapse=diagnosis.stage == "limited" and diagnosis.staged_at_relapse,
-            received=received,
-            possibly=possibly,
-            unidentified=unidentified,
-            antiangiogenic=antiangiogenic,
-            taxanes=frozenset(a.name for a in catalogue.agents if a.drug_class == "taxane"),
-            poor_performance=poor is not None,
-        )
+    option_inputs = OptionInputs(
+        next_line=next_line,
+        lines=lines,
+        platinum=platinum,
+        limited_at_relapse=diagnosis.stage == "limited" and diagnosis.staged_at_relapse,
+        # §4, §9 (v3): only what was given for SCLC hides an option.
+        received=frozenset(e.agent for e in history.attributed),
+        possibly=possibly,
+        unidentified=unidentified,
+        antiangiogenic=antiangiogenic,
+        taxanes=frozenset(a.name for a in catalogue.agents if a.drug_class == "taxane"),
+        poor_performance=poor is not None,
     )
+    options, withheld = select_options(option_inputs)
     others_received = tuple(
         f"{e.agent} ({e.source})"
-        for e in history.received
+        for e in history.attributed
         if e.agent in antiangiogenic and e.agent != "anlotinib"
     )
     notes = population_notes(
@@ -261,6 +273,7 @@ def evaluate(
         readings=readings,
         poor_performance=poor,
         population_notes=notes,
+        other_cancer_notes=other_cancer_notes(options, history.other_cancer, option_inputs),
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "is_sclc_condition",
     "is_void",
     "other_active_cancers",
+    "says_recurrent",
 ]
 
 RELAPSE_STATUSES = frozenset({"relapse", "recurrence"})
@@ -37,6 +38,9 @@ _CANCER_WORDS = re.compile(
     re.IGNORECASE,
 )
 _BENIGN = re.compile(r"benign|\bpolyp\b|suspected", re.IGNORECASE)
+# §6.2 (v3): an SCLC Condition named as a recurrence is a relapse record, whatever its status.
+_RECURRENT = re.compile(r"\b(recurrent|recurrence|relapsed?)\b", re.IGNORECASE)
+_HISTORY_OF = re.compile(r"\bhistory\s+of\b|\bh/o\b", re.IGNORECASE)
 _EXTENSIVE = re.compile(r"extensive|stage\s*(iv|4)[abc]?\b", re.IGNORECASE)
 _LIMITED = re.compile(r"limited|stage\s*(iii|ii|i|[123])[abc]?\b", re.IGNORECASE)
 
@@ -101,6 +105,15 @@ def is_sclc_condition(condition: ConditionFact) -> bool:
     return any(_text_says_sclc(t) for t in _texts(condition))
 
 
+def says_recurrent(condition: ConditionFact) -> bool:
+    """§6.2 (v3): the code display or text says recurrent, recurrence or relapsed, and not
+    "history of" ("Recurrent small cell lung cancer")."""
+    texts = _texts(condition)
+    return any(_RECURRENT.search(t) for t in texts) and not any(
+        _HISTORY_OF.search(t) for t in texts
+    )
+
+
 def is_cancer(condition: ConditionFact) -> bool:
     """A malignant condition, by ICD-10 C-code, ICD-O-3 behaviour /3 or wording."""
     for code in condition.codes:
@@ -156,7 +169,10 @@ class SclcFindings:
 
     @property
     def relapses(self) -> tuple[ConditionFact, ...]:
-        return tuple(c for c in self.conditions if c.clinical_status in RELAPSE_STATUSES)
+        """§6.2: SCLC Conditions with status relapse / recurrence, or (v3) named so."""
+        return tuple(
+            c for c in self.conditions if c.clinical_status in RELAPSE_STATUSES or says_recurrent(c)
+        )
 
 
 def _by_day(condition: ConditionFact) -> tuple[int, str]:

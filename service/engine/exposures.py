@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from service.engine.catalogue import Agent, Catalogue
-from service.engine.diagnosis import is_cancer, is_sclc_condition
-from service.engine.model import Exposure, PossiblyReceived
+from service.engine.catalogue import PD1_CLASSES, Agent, Catalogue
+from service.engine.diagnosis import is_cancer, is_sclc_condition, is_void
+from service.engine.model import Exposure, ForAnotherCancer, PossiblyReceived
 from service.engine.record import Code, ConditionFact, MedicationFact
 from service.engine.rules import Thresholds
 
@@ -21,18 +21,25 @@ EXCLUDED_STATUSES: Mapping[str, frozenset[str]] = {
     "MedicationAdministration": frozenset({"entered-in-error", "not-done"}),
 }
 EXCLUDED_REQUEST_INTENTS = frozenset({"proposal", "plan"})
+# §4 (v3): agents given for SCLC. One of these that started more than 30 days before the
+# SCLC diagnosis stays an SCLC exposure unless another cancer Condition is dated before it
+# (an SCLC Condition entered at relapse by a new hospital keeps the first line).
+SCLC_AGENT_CLASSES = frozenset({"platinum", *PD1_CLASSES})
+SCLC_AGENTS = frozenset({"etoposide", "irinotecan", "topotecan", "lurbinectedin", "tarlatamab"})
 
 
 @dataclass(frozen=True, slots=True)
 class ExposureHistory:
     """`attributed`: the SCLC exposures lines are built from; `received`: every
     anticancer exposure the patient had, whatever it was for (prior-agent checks);
-    `possibly`: records that may show a drug was given but cannot be placed (§1)."""
+    `possibly`: records that may show a drug was given but cannot be placed (§1);
+    `other_cancer`: exposures not attributed to SCLC, with the cancer they are for (§4)."""
 
     attributed: tuple[Exposure, ...]
     received: tuple[Exposure, ...]
     possibly: tuple[PossiblyReceived, ...]
     warnings: tuple[str, ...]
+    other_cancer: tuple[ForAnotherCancer, ...] = ()
 
     def received_agents(self) -> frozenset[str]:
         return frozenset(e.agent for e in self.received)
@@ -76,12 +83,36 @@ def _names_other_cancer(codes: tuple[Code, ...]) -> bool:
     return is_cancer(probe) and not is_sclc_condition(probe)
 
 
-def _for_other_cancer(medication: MedicationFact, conditions: Mapping[str, ConditionFact]) -> bool:
+def _other_cancer(condition: ConditionFact) -> bool:
+    return is_cancer(condition) and not is_sclc_condition(condition)
+
+
+def _reason_other_cancer(
+    medication: MedicationFact, conditions: Mapping[str, ConditionFact]
+) -> str | None:
+    """The other cancer the record's reason names: a Condition ref, or "" for a reason
+    code only; None when the record names no other cancer."""
     for ref in medication.reason_refs:
         condition = conditions.get(ref)
-        if condition and is_cancer(condition) and not is_sclc_condition(condition):
-            return True
-    return bool(medication.reason_codes) and _names_other_cancer(medication.reason_codes)
+        if condition and _other_cancer(condition):
+            return ref
+    if medication.reason_codes and _names_other_cancer(medication.reason_codes):
+        return ""
+    return None
+
+
+def _cancer_before(start: date, conditions: Mapping[str, ConditionFact]) -> str | None:
+    """§4 (v3): the latest other cancer Condition dated before `start`, if any."""
+    earlier = [
+        c
+        for c in conditions.values()
+        if not is_void(c) and c.day is not None and c.day < start and _other_cancer(c)
+    ]
+    return max(earlier, key=lambda c: (c.day, c.ref)).ref if earlier else None
+
+
+def _is_sclc_agent(agent: Agent) -> bool:
+    return agent.drug_class in SCLC_AGENT_CLASSES or agent.name in SCLC_AGENTS
 
 
 def _unidentified(medication: MedicationFact) -> str:
@@ -107,6 +138,7 @@ class _Collector:
     received: list[Exposure] = field(default_factory=list)
     possibly: list[PossiblyReceived] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    other_cancer: list[ForAnotherCancer] = field(default_factory=list)
 
     def unplaced(self, medication: MedicationFact, agents: tuple[Agent, ...]) -> None:
         """A record the engine cannot place in a line: possibly received (§1)."""
@@ -176,37 +208,62 @@ def collect_exposures(
         end = medication.end
         if medication.end_partial:
             end = min(end, today)  # §1: a partial end is never after the evaluation date
-        for_sclc = (
-            sclc
-            and not _for_other_cancer(medication, conditions)
-            and not (
-                diagnosed is not None
-                and (diagnosed - medication.start).days > thresholds.pre_diagnosis_days
-            )
-        )
-        if (
-            for_sclc
-            and other_cancers
-            and not medication.reason_refs
-            and not medication.reason_codes
-        ):
-            found.warnings.append(
-                f"{medication.ref} names no reason and may belong to {', '.join(other_cancers)} "
-                "(another active cancer); counted in the SCLC lines"
-            )
+        reason = _reason_other_cancer(medication, conditions)
+        start = medication.start
+        early = diagnosed is not None and (diagnosed - start).days > thresholds.pre_diagnosis_days
+        earlier_cancer = _cancer_before(start, conditions) if early else None
+        warned = False
         for agent in agents:
             exposure = Exposure(
                 agent=agent.name,
                 drug_class=agent.drug_class,
-                start=medication.start,
-                end=max(medication.start, end),
+                start=start,
+                end=max(start, end),
                 source=medication.ref,
                 open_ended=medication.open_ended,
                 estimated=medication.estimated,
             )
             found.received.append(exposure)
-            if for_sclc:
-                found.attributed.append(exposure)
+            if not sclc:
+                continue
+            if reason is not None:
+                found.other_cancer.append(
+                    ForAnotherCancer(agent.name, medication.ref, reason or None, start)
+                )
+                continue
+            if early and (earlier_cancer is not None or not _is_sclc_agent(agent)):
+                # §4: the 30-day rule, named under Check the record (§11).
+                found.other_cancer.append(
+                    ForAnotherCancer(agent.name, medication.ref, earlier_cancer, start)
+                )
+                why = (
+                    f"after {earlier_cancer} (another cancer)"
+                    if earlier_cancer
+                    else "and is not an SCLC drug"
+                )
+                found.warnings.append(
+                    f"{medication.ref}: {agent.name} started {start.isoformat()}, more than "
+                    f"{thresholds.pre_diagnosis_days} days before the SCLC diagnosis "
+                    f"({diagnosed}), {why}; not counted in the SCLC lines"
+                )
+                continue
+            if (
+                other_cancers
+                and not warned
+                and not medication.reason_refs
+                and not (medication.reason_codes)
+            ):
+                warned = True
+                found.warnings.append(
+                    f"{medication.ref} names no reason and may belong to "
+                    f"{', '.join(other_cancers)} (another active cancer); counted in the SCLC "
+                    "lines"
+                )
+            found.attributed.append(exposure)
     return ExposureHistory(
-        tuple(found.attributed), tuple(found.received), tuple(found.possibly), tuple(found.warnings)
+        tuple(found.attributed),
+        tuple(found.received),
+        tuple(found.possibly),
+        tuple(found.warnings),
+        tuple(found.other_cancer),
     )

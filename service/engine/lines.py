@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from service.engine.catalogue import PD1_CLASSES
 from service.engine.model import Exposure, Line
 from service.engine.rules import Thresholds
 
-__all__ = ["SUBSTITUTIONS", "build_lines"]
+__all__ = ["SUBSTITUTIONS", "build_lines", "line_warnings", "settle_overlaps"]
 
 # §5.2: agents that replace one another inside a line.
 SUBSTITUTIONS = {
@@ -76,8 +76,16 @@ class _OpenLine:
 
 
 def _is_maintenance(line: _OpenLine, exposure: Exposure, thresholds: Thresholds) -> bool:
+    """§5.4: a PD-(L)1 inhibitor after platinum-etoposide, or lurbinectedin added to
+    atezolizumab maintenance; (v3) either starting within 42 days of the line's last
+    platinum-etoposide day, else it is a new line."""
+    chemo_end = line.last_chemotherapy_day()
+    if chemo_end is None or not line.has_platinum_etoposide():
+        return False
+    if (exposure.start - chemo_end).days > thresholds.maintenance_start_days:
+        return False
     if exposure.drug_class in PD1_CLASSES:
-        return line.has_platinum_etoposide()
+        return True
     if exposure.agent == LURBINECTEDIN and ATEZOLIZUMAB in line.maintenance_agents():
         atezolizumab_end = line.last_day(frozenset({ATEZOLIZUMAB}))
         limit = exposure.start - timedelta(days=thresholds.continuation_days)
@@ -99,7 +107,11 @@ def _starts_new_line(
         )
         if not beyond_progression:
             return True
-    return last is not None and (exposure.start - last).days >= thresholds.rechallenge_gap_days
+    if last is None or (exposure.start - last).days < thresholds.rechallenge_gap_days:
+        return False
+    # §5.5 (v3): a maintenance agent resumed with no progression in between is a hold
+    # (the progression case returned above); any other agent is a re-challenge (§5.3c).
+    return exposure.agent not in line.maintenance_agents()
 
 
 def _joins(line: _OpenLine, exposure: Exposure, thresholds: Thresholds) -> str | None:
@@ -157,3 +169,60 @@ def build_lines(
         _close(i, line, today=today, last=i == count, thresholds=thresholds)
         for i, line in enumerate(open_lines, start=1)
     )
+
+
+def _holds(line: Line, thresholds: Thresholds) -> list[str]:
+    """§5.5 (v3): each gap of >= 90 days in a maintenance agent of the line, named."""
+    found = []
+    for agent in line.maintenance_agents:
+        given = sorted((e for e in line.exposures if e.agent == agent), key=lambda e: e.start)
+        if not given:
+            continue
+        last = given[0].end
+        for previous, exposure in zip(given, given[1:], strict=False):
+            gap = (exposure.start - last).days
+            if gap >= thresholds.rechallenge_gap_days:
+                found.append(
+                    f"{exposure.source}: {agent} resumed on {exposure.start.isoformat()} after "
+                    f"{gap} days without it (last given {last.isoformat()}, {previous.source}) "
+                    f"and no progression recorded in between; read as a hold within line "
+                    f"{line.number}"
+                )
+            last = max(last, exposure.end)
+    return found
+
+
+def settle_overlaps(lines: Sequence[Line]) -> tuple[tuple[Line, ...], tuple[str, ...]]:
+    """§5.6 (v3): a line's platinum record that ends after the next line starts gives a
+    last platinum dose of the day before that start (estimated), named for checking."""
+    settled: list[Line] = []
+    warnings: list[str] = []
+    for line, following in zip(lines, [*lines[1:], None][: len(lines)], strict=True):
+        if following is None:
+            settled.append(line)
+            continue
+        cut = following.start - timedelta(days=1)
+        exposures = []
+        for e in line.exposures:
+            if e.drug_class == PLATINUM and e.end > cut:
+                opener = following.exposures[0].source
+                warnings.append(
+                    f"{e.source}: {e.agent} of line {line.number} runs to {e.end.isoformat()}, "
+                    f"after line {following.number} starts on {following.start.isoformat()} "
+                    f"({opener}); its last platinum dose is taken as {cut.isoformat()} "
+                    "(estimated)"
+                )
+                e = replace(e, end=max(e.start, cut), estimated=True)
+            exposures.append(e)
+        if exposures == list(line.exposures):
+            settled.append(line)
+        else:
+            settled.append(
+                replace(line, exposures=tuple(exposures), end=max(e.end for e in exposures))
+            )
+    return tuple(settled), tuple(warnings)
+
+
+def line_warnings(lines: Sequence[Line], thresholds: Thresholds) -> tuple[str, ...]:
+    """What the line rules read but a clinician should check: holds (§5.5)."""
+    return tuple(w for line in lines for w in _holds(line, thresholds))

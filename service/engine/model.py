@@ -19,6 +19,7 @@ __all__ = [
     "Diagnosis",
     "Evaluation",
     "Exposure",
+    "ForAnotherCancer",
     "Line",
     "Note",
     "OptionReason",
@@ -83,6 +84,19 @@ class Exposure:
     source: str
     open_ended: bool = False
     estimated: bool = False  # a date read from a partial date (§1)
+
+
+@dataclass(frozen=True, slots=True)
+class ForAnotherCancer:
+    """§4: an anticancer exposure not attributed to SCLC: `condition` is the other cancer
+    its reason names, or the one dated before it (the 30-day rule); None when the record
+    says neither (a non-SCLC drug given long before the diagnosis). It never hides an
+    option; an option containing `agent` names it (v3)."""
+
+    agent: str
+    source: str
+    condition: str | None
+    start: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,10 +348,15 @@ class Evaluation:
     readings: tuple[Reading, ...] = field(default=(), compare=False)
     poor_performance: Reading | None = field(default=None, compare=False)
     population_notes: tuple[tuple[str, tuple[Note, ...]], ...] = field(default=(), compare=False)
+    other_cancer_notes: tuple[tuple[str, tuple[Note, ...]], ...] = field(default=(), compare=False)
 
     def notes_for(self, option_id: str) -> tuple[Note, ...]:
         """The study-population notes of one option (§9)."""
         return next((notes for key, notes in self.population_notes if key == option_id), ())
+
+    def other_cancer_for(self, option_id: str) -> tuple[Note, ...]:
+        """§4 (v3): the drugs of one option given for another cancer, which do not hide it."""
+        return next((notes for key, notes in self.other_cancer_notes if key == option_id), ())
 
     @property
     def decision_point(self) -> bool:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from service.engine.catalogue import PD1_CLASSES
 from service.engine.model import (
+    ForAnotherCancer,
     Line,
+    Note,
     OptionReason,
     OptionResult,
     OptionStatus,
@@ -15,7 +17,14 @@ from service.engine.model import (
     Withheld,
 )
 
-__all__ = ["OPTION_AGENTS", "OPTION_IDS", "RELAPSE_AGENTS", "OptionInputs", "select_options"]
+__all__ = [
+    "OPTION_AGENTS",
+    "OPTION_IDS",
+    "RELAPSE_AGENTS",
+    "OptionInputs",
+    "other_cancer_notes",
+    "select_options",
+]
 
 # §9, in the order of its table (and of the cards).
 OPTION_IDS = (
@@ -64,7 +73,8 @@ _SHOWN_BECAUSE: dict[str, OptionReason] = {
 class OptionInputs:
     """What §9 decides by.
 
-    `received`: agents of every included dated exposure; `possibly`: agent → the
+    `received`: agents of the dated exposures attributed to SCLC (v3: a drug given for
+    another cancer never hides an option, §4); `possibly`: agent → the
     records that only possibly show it (§1); `unidentified`: records that may be any
     drug; `antiangiogenic` / `taxanes`: the catalogue's agents of those kinds.
     """
@@ -168,3 +178,29 @@ def select_options(inputs: OptionInputs) -> tuple[tuple[OptionResult, ...], tupl
         results.append(OptionResult(option_id, status, _reason(option_id, status, inputs)))
     ranked = sorted(results, key=lambda o: o.status != "recommended")
     return tuple(ranked), tuple(withheld)
+
+
+def other_cancer_notes(
+    options: Sequence[OptionResult],
+    other_cancer: Sequence[ForAnotherCancer],
+    inputs: OptionInputs,
+) -> tuple[tuple[str, tuple[Note, ...]], ...]:
+    """§4 (v3): a shown option containing a drug given for another cancer names the
+    record ("docetaxel for Condition/pca, 2019"), once per agent and record."""
+    found: list[tuple[str, tuple[Note, ...]]] = []
+    for option in options:
+        blocking = _blocking(option.id, inputs)
+        notes = tuple(
+            dict.fromkeys(
+                Note.of(
+                    "other_cancer_drug", agent=e.agent, condition=e.condition, year=e.start.year
+                )
+                if e.condition
+                else Note.of("pre_diagnosis_drug", agent=e.agent, year=e.start.year)
+                for e in other_cancer
+                if e.agent in blocking
+            )
+        )
+        if notes:
+            found.append((option.id, notes))
+    return tuple(found)

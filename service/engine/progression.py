@@ -39,13 +39,34 @@ def _has_code(codes: Iterable[Code], system_mark: str, code: str) -> bool:
     return any(c.code == code and system_mark in c.system.lower() for c in codes)
 
 
+def _value_label(obs: ObservationFact) -> str:
+    coding = next(iter(obs.value_codes), None)
+    if coding is None:
+        return "no coded value"
+    return f"'{coding.display}' ({coding.code})" if coding.display else f"'{coding.code}'"
+
+
+def _about_other_condition(obs: ObservationFact, sclc: frozenset[str]) -> tuple[str, ...]:
+    """§6.1 (v3): the Conditions the Observation's `focus` names, when none is SCLC."""
+    conditions = tuple(f for f in obs.focus if f.startswith("Condition/"))
+    if not conditions or any(f in sclc for f in conditions):
+        return ()
+    return conditions
+
+
 def find_dated_events(
     *,
     observations: Iterable[ObservationFact],
     relapses: Iterable[ConditionFact],
     first_line_start: date | None,
+    sclc_conditions: Iterable[str] = (),
 ) -> ProgressionFindings:
-    """§6.1 disease-status Observations and §6.2 relapse/recurrence Conditions."""
+    """§6.1 disease-status Observations and §6.2 relapse/recurrence Conditions.
+
+    A disease status counts for SCLC only when its `focus` is absent or names one of
+    `sclc_conditions` (v3); one about another Condition is left out and said.
+    """
+    sclc = frozenset(sclc_conditions)
     by_day: dict[date, Progression] = {}
     undated: list[Progression] = []
     warnings: list[str] = []
@@ -55,10 +76,37 @@ def find_dated_events(
             continue
         if not _has_code(obs.codes, rules.LOINC, rules.DISEASE_STATUS_LOINC):
             continue
-        if not _has_code(obs.value_codes, rules.SNOMED, rules.WORSENED_SNOMED):
+        progression = any(
+            rules.SNOMED in c.system.lower() and c.code in rules.PROGRESSION_SNOMED
+            for c in obs.value_codes
+        )
+        if not progression:
+            understood = any(
+                rules.SNOMED in c.system.lower() and c.code in rules.DISEASE_STATUS_OTHER_SNOMED
+                for c in obs.value_codes
+            )
+            late = (
+                obs.effective is not None
+                and first_line_start is not None
+                and obs.effective > first_line_start
+            )
+            if not understood and late and not _about_other_condition(obs, sclc):
+                warnings.append(
+                    f"{obs.ref}: disease status value {_value_label(obs)} is not understood; "
+                    "not read as a progression"
+                )
+            continue
+        other = _about_other_condition(obs, sclc)
+        if other:
+            warnings.append(
+                f"{obs.ref}: disease status {_value_label(obs)} is about {', '.join(other)}, "
+                "not the SCLC; not read as an SCLC progression"
+            )
             continue
         if obs.effective is None:
-            warnings.append(f"{obs.ref}: disease status 'worsened' without a date; not used")
+            warnings.append(
+                f"{obs.ref}: disease status {_value_label(obs)} without a date; not used"
+            )
             continue
         current = by_day.get(obs.effective)
         # Priority 1 over Conditions on the same day; the lowest ref wins among equals.

@@ -132,6 +132,7 @@ class ObservationFact:
     reference_high_unit: str | None = None
     components: tuple[Component, ...] = ()
     effective_estimated: bool = False
+    focus: tuple[str, ...] = ()  # `Observation.focus`, resolved where the read could
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,13 @@ CONTINUATION_DAYS = 42
 # §5.3(c): re-introducing an agent after this many days without it is a re-challenge.
 # 000_e1d9681268751f05.txt: relapse within three months -> low response (the 90-day cut).
 RECHALLENGE_GAP_DAYS = 90
-# §4: an exposure starting more than 30 days before the SCLC diagnosis is not for SCLC.
+# §4: an exposure starting more than 30 days before the SCLC diagnosis is not for SCLC,
+# unless (v3) it is an SCLC agent and no other cancer Condition is dated before it.
 PRE_DIAGNOSIS_DAYS = 30
+# §5.4 (v3): a PD-1/PD-L1 inhibitor (or lurbinectedin) is maintenance or consolidation only
+# when it starts within this many days of the line's last platinum-etoposide day (PACIFIC
+# and ADRIATIC, 002_…: consolidation started 1-42 days after chemoradiation).
+MAINTENANCE_START_DAYS = 42
 # §7: 000_e1d9681268751f05.txt, relapse within three months of initial treatment ->
 # low response to second-line chemotherapy; 90 days or more is "sensitive".
 SENSITIVE_DAYS = 90
@@ -74,6 +79,7 @@ class Thresholds:
     continuation_days: int = CONTINUATION_DAYS
     rechallenge_gap_days: int = RECHALLENGE_GAP_DAYS
     pre_diagnosis_days: int = PRE_DIAGNOSIS_DAYS
+    maintenance_start_days: int = MAINTENANCE_START_DAYS
     sensitive_days: int = SENSITIVE_DAYS
     rechallenge_window_days: int = RECHALLENGE_WINDOW_DAYS
     annab_resistant_days: int = ANNAB_RESISTANT_DAYS
@@ -117,10 +123,35 @@ SCLC_ICDO3_MORPHOLOGY = frozenset({"8041/3", "8042/3", "8043/3", "8044/3", "8045
 LUNG_ICD10_PREFIX = "C34"
 ICD10_SYSTEM_MARK = "icd-10"  # http://hl7.org/fhir/sid/icd-10 and icd-10-cm
 
-# §6.1: mCODE cancer disease status, value "worsened".
+# §6.1: mCODE cancer disease status (LOINC 97509-4) and the SNOMED CT values read as a
+# progression: "worsened" (mCODE ConditionStatusTrendVS, hl7.org/fhir/us/mcode) and (v3)
+# the findings of progressive disease / tumour progression real records carry, each seen
+# in a public listing: 419835002 "Tumor progression (finding)" and 255314001 "Progressive
+# (qualifier value)" (MII Onkologie ConceptMaps of the oBDS "Verlauf" codes P, medizin-
+# informatik-initiative.de/fhir/ext/modul-onko), 246450006 "Progression" (OMOP concept
+# 4077864 mapping and an mCODE trial-matching dict, "disease progression").
 LOINC = "loinc"
 DISEASE_STATUS_LOINC = "97509-4"
 WORSENED_SNOMED = "271299001"
+PROGRESSION_SNOMED = frozenset({WORSENED_SNOMED, "419835002", "255314001", "246450006"})
+# §6.1 (v3): the other 97509-4 values the engine understands (not a progression): improved
+# 268910001, stable 359746009, undetermined 709137006 (mCODE ConditionStatusTrendVS STU4),
+# not detected 260415000 and no abnormality 281900007 (mCODE STU1 / STU2 ballot), remission:
+# 550991000124107 full, 551001000124108 partial (MII Onkologie "Verlauf" CR / PR), 103338009
+# "In full remission" (a public SNOMED code system excerpt). Any other value dated after
+# line 1 started is named under Check the record.
+DISEASE_STATUS_OTHER_SNOMED = frozenset(
+    {
+        "268910001",
+        "359746009",
+        "709137006",
+        "260415000",
+        "281900007",
+        "550991000124107",
+        "551001000124108",
+        "103338009",
+    }
+)
 # §10 Observations.
 ECOG_LOINC = "89247-1"
 # LOINC answer codes of the ECOG scale (LL529-9), 0 … 5.

@@ -213,6 +213,7 @@ class OptionsWords(Entry):
     entry_with_reason: Annotated[Text, uses("title", "status", "reason", "figure", "source")]
     full_evidence: Words
     study_population: Annotated[Text, uses("notes")]
+    other_cancer: Annotated[Text, uses("notes")]
     evidence_link: Annotated[Text, uses("line")]
 
 
@@ -302,6 +303,8 @@ class NoteWords(Entry):
     study_reading_outside: Annotated[Text, uses("reading", "criterion")]
     study_missing: Annotated[Text, uses("names")]
     prior_antiangiogenic: Annotated[Text, uses("treatments")]
+    other_cancer_drug: Annotated[Text, uses("agent", "condition", "year")]
+    pre_diagnosis_drug: Annotated[Text, uses("agent", "year")]
     criterion_ecog: Annotated[Text, uses("most")]
     criterion_anc: Annotated[Text, uses("least")]
     criterion_platelets: Annotated[Text, uses("least")]

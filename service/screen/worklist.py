@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from service.engine.model import Evaluation
+from service.engine.model import Evaluation, Platinum
 from service.engine.rules import TRIAL_ID
 
 __all__ = ["COLUMNS", "Row", "read_parquet", "row_of", "write_csv", "write_parquet"]
@@ -39,7 +39,7 @@ class Row:
     progression: date | None
     progression_estimated: bool | None
     last_platinum: date | None
-    platinum_free_days: int | None
+    platinum_free_days: int | None  # 0 when refractory (progressed during platinum)
     platinum_class: str | None  # refractory | resistant | sensitive | unknown
     rechallenge_window: bool | None
     next_line: int | None  # set at a relapse decision point (§6)
@@ -87,6 +87,14 @@ COLUMNS: tuple[tuple[str, Callable[[], Any]], ...] = tuple(
 LIST_SEPARATOR = "; "  # CSV cells of list columns (criteria hold commas, never semicolons)
 
 
+def _free_days(platinum: Platinum | None) -> int | None:
+    """The platinum-free interval; 0 for a progression during platinum therapy (refractory,
+    §7 v3: a worklist never shows a negative interval)."""
+    if platinum is None or platinum.interval_days is None:
+        return None
+    return max(platinum.interval_days, 0)
+
+
 def row_of(evaluation: Evaluation) -> Row:
     """The worklist row of an SCLC patient's evaluation."""
     e = evaluation
@@ -105,7 +113,7 @@ def row_of(evaluation: Evaluation) -> Row:
         progression=e.progression.date if e.progression else None,
         progression_estimated=e.progression.estimated if e.progression else None,
         last_platinum=platinum.last_dose if platinum else None,
-        platinum_free_days=platinum.interval_days if platinum else None,
+        platinum_free_days=_free_days(platinum),
         platinum_class=platinum.sensitivity if platinum else None,
         rechallenge_window=platinum.rechallenge_window if platinum else None,
         next_line=e.next_line,

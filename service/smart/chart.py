@@ -47,10 +47,14 @@ def timeline(evaluation: Evaluation) -> dict[str, Any]:
     platinum = None
     if e.platinum is not None:
         label = None
-        if e.platinum.interval_days is not None:
+        estimated = ", estimated" if e.platinum.estimated else ""
+        if e.platinum.sensitivity == "refractory":
+            # §7 (v3): never a negative number of days.
+            label = f"Progressed during platinum therapy (refractory{estimated})"
+        elif e.platinum.interval_days is not None:
             label = (
                 f"Platinum-free interval: {e.platinum.interval_days} days "
-                f"({e.platinum.sensitivity}{', estimated' if e.platinum.estimated else ''})"
+                f"({e.platinum.sensitivity}{estimated})"
             )
         platinum = {
             "last_dose": e.platinum.last_dose.isoformat(),
@@ -140,6 +144,10 @@ def options(evaluation: Evaluation, knowledge: Knowledge) -> list[dict[str, Any]
                 "population": option.population,
                 "population_notes": [
                     note_words(n, knowledge.wording) for n in e.notes_for(option.id)
+                ],
+                # §4 (v3): drugs given for another cancer, which do not hide the option.
+                "other_cancer_notes": [
+                    note_words(n, knowledge.wording) for n in e.other_cancer_for(option.id)
                 ],
                 "safety": list(option.safety),
                 "availability": option.availability,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -119,7 +120,8 @@ def test_lines_are_numbered_in_start_order(spec) -> None:
 @settings(max_examples=300, deadline=None)
 @given(history)
 def test_interval_is_progression_minus_last_platinum_dose(spec) -> None:
-    """§7: interval = progression date - last platinum dose of the latest platinum line."""
+    """§7: interval = progression date - last platinum dose of the latest platinum line;
+    (v3 §5.6) a platinum record running past the next line's start ends the day before."""
     record = build(spec)
     result = evaluate(record, today=TODAY)
     platinum_lines = [line for line in result.lines if set(line.agents) & PLATINUM]
@@ -133,6 +135,16 @@ def test_interval_is_progression_minus_last_platinum_dose(spec) -> None:
         for s in line.sources
         if by_ref[s].texts[0] in PLATINUM  # type: ignore[type-var]
     )
+    following = [later for later in result.lines if later.number == line.number + 1]
+    if following and last_dose >= following[0].start:
+        # Each record is cut to the day before the next line, never before its own start.
+        cut = following[0].start - timedelta(days=1)
+        last_dose = max(
+            max(by_ref[s].start, min(by_ref[s].end, cut))  # type: ignore[type-var]
+            for s in line.sources
+            if by_ref[s].texts[0] in PLATINUM
+        )
+        assert result.platinum is not None and result.platinum.estimated
     assert result.platinum is not None and result.platinum.last_dose == last_dose
     assert result.platinum.days_since_last_platinum == (TODAY - last_dose).days
     progression = result.progression
@@ -157,3 +169,25 @@ def test_interval_is_progression_minus_last_platinum_dose(spec) -> None:
             for c in candidates
             if c is not None
         )
+
+
+NEGATIVE_DAYS = re.compile(r"(?<![\w-])[-−]\d+\s*(?:d\b|days?\b)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(history)
+def test_no_timeline_or_worklist_shows_a_negative_interval(spec) -> None:
+    """§7 (v3): a progression during platinum therapy is "refractory", never "-N days",
+    on the SMART timeline and in the population worklist."""
+    from service.screen.worklist import row_of
+    from service.smart.chart import timeline
+
+    result = evaluate(build(spec), today=TODAY)
+    drawn = timeline(result)
+    label = (drawn["platinum"] or {}).get("label") or ""
+    assert not NEGATIVE_DAYS.search(label), label
+    if result.platinum is not None and result.platinum.sensitivity == "refractory":
+        assert label.startswith("Progressed during platinum therapy")
+    if result.diagnosis.sclc:
+        days = row_of(result).platinum_free_days
+        assert days is None or days >= 0

@@ -358,8 +358,9 @@ def test_unlinked_drug_beside_another_active_cancer_is_kept_and_named() -> None:
     )
 
 
-def test_a_taxane_for_another_cancer_hides_the_taxane_option() -> None:
-    """Docetaxel for prostate cancer in 2016 is not an SCLC line, but it was received."""
+def test_a_taxane_for_another_cancer_no_longer_hides_the_taxane_option() -> None:
+    """Docetaxel for prostate cancer in 2016 is not an SCLC line; v3 §4: a drug given for
+    another cancer never hides an option, which names the record instead."""
     conditions = (sclc("2025-01-02"), other_cancer("Condition/prostate", "Prostate cancer"))
     meds = [
         given("docetaxel", "2016-03-01", reasons=("Condition/prostate",)),
@@ -372,8 +373,16 @@ def test_a_taxane_for_another_cancer_hides_the_taxane_option() -> None:
         record(*meds, conditions=conditions, observations=(worsened("2025-09-01"),)), today=TODAY
     )
     assert len(result.lines) == 1
-    assert "taxane" not in ids(result)
+    assert "taxane" in ids(result)
     assert "anlotinib" in ids(result)
+    (note,) = result.other_cancer_for("taxane")
+    assert note.kind == "other_cancer_drug"
+    assert dict(note.values) == {
+        "agent": "docetaxel",
+        "condition": "Condition/prostate",
+        "year": 2016,
+    }
+    assert result.notes_for("taxane") == ()
 
 
 # --- §9 options ---------------------------------------------------------------------------

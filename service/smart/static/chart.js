@@ -297,6 +297,8 @@ function optionElement(option) {
   });
   if (option.population) li.append(textElement("h4", "Study population"), textElement("p", option.population));
   listSection(li, "For this patient", option.population_notes, (n) => textElement("li", n));
+  listSection(li, "Given for another cancer (not counted)", option.other_cancer_notes,
+    (n) => textElement("li", n));
   listSection(li, "Safety", option.safety, (s) => textElement("li", s));
   if (option.availability) li.append(textElement("h4", "Availability"), textElement("p", option.availability));
   listSection(li, "Notes", option.notes, (n) => textElement("li", n));
