@@ -138,8 +138,9 @@ PROGRESSION_SNOMED = frozenset({WORSENED_SNOMED, "419835002", "255314001", "2464
 # 268910001, stable 359746009, undetermined 709137006 (mCODE ConditionStatusTrendVS STU4),
 # not detected 260415000 and no abnormality 281900007 (mCODE STU1 / STU2 ballot), remission:
 # 550991000124107 full, 551001000124108 partial (MII Onkologie "Verlauf" CR / PR), 103338009
-# "In full remission" (a public SNOMED code system excerpt). Any other value dated after
-# line 1 started is named under Check the record.
+# "In full remission" (a public SNOMED code system excerpt), and the qualifier values stable
+# 58158008 and improving 385633008 (public SNOMED symptom-progression value sets). Any other
+# value dated after line 1 started is named under Check the record.
 DISEASE_STATUS_OTHER_SNOMED = frozenset(
     {
         "268910001",
@@ -150,6 +151,8 @@ DISEASE_STATUS_OTHER_SNOMED = frozenset(
         "550991000124107",
         "551001000124108",
         "103338009",
+        "58158008",
+        "385633008",
     }
 )
 # §10 Observations.
