@@ -7,7 +7,10 @@ where it comes from.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 __all__ = ["DEFAULT_THRESHOLDS", "Thresholds"]
 
@@ -123,37 +126,25 @@ SCLC_ICDO3_MORPHOLOGY = frozenset({"8041/3", "8042/3", "8043/3", "8044/3", "8045
 LUNG_ICD10_PREFIX = "C34"
 ICD10_SYSTEM_MARK = "icd-10"  # http://hl7.org/fhir/sid/icd-10 and icd-10-cm
 
-# §6.1: mCODE cancer disease status (LOINC 97509-4) and the SNOMED CT values read as a
-# progression: "worsened" (mCODE ConditionStatusTrendVS, hl7.org/fhir/us/mcode) and (v3)
-# the findings of progressive disease / tumour progression real records carry, each seen
-# in a public listing: 419835002 "Tumor progression (finding)" and 255314001 "Progressive
-# (qualifier value)" (MII Onkologie ConceptMaps of the oBDS "Verlauf" codes P, medizin-
-# informatik-initiative.de/fhir/ext/modul-onko), 246450006 "Progression" (OMOP concept
-# 4077864 mapping and an mCODE trial-matching dict, "disease progression").
+# §6.1: mCODE cancer disease status (LOINC 97509-4). Its SNOMED CT values the engine
+# understands, each with the public listing it was seen in, are data: `disease_status.toml`
+# beside this module. (v3) "worsened" and the findings of progressive disease / tumour
+# progression are a progression; the others are not; any other value is named (§11).
 LOINC = "loinc"
 DISEASE_STATUS_LOINC = "97509-4"
 WORSENED_SNOMED = "271299001"
-PROGRESSION_SNOMED = frozenset({WORSENED_SNOMED, "419835002", "255314001", "246450006"})
-# §6.1 (v3): the other 97509-4 values the engine understands (not a progression): improved
-# 268910001, stable 359746009, undetermined 709137006 (mCODE ConditionStatusTrendVS STU4),
-# not detected 260415000 and no abnormality 281900007 (mCODE STU1 / STU2 ballot), remission:
-# 550991000124107 full, 551001000124108 partial (MII Onkologie "Verlauf" CR / PR), 103338009
-# "In full remission" (a public SNOMED code system excerpt), and the qualifier values stable
-# 58158008 and improving 385633008 (public SNOMED symptom-progression value sets). Any other
-# value dated after line 1 started is named under Check the record.
+
+
+def _disease_status_values() -> list[dict[str, Any]]:
+    text = resources.files("service.engine").joinpath("disease_status.toml").read_text("utf-8")
+    values: list[dict[str, Any]] = tomllib.loads(text)["value"]
+    return values
+
+
+DISEASE_STATUS_VALUES = tuple(_disease_status_values())
+PROGRESSION_SNOMED = frozenset(str(v["code"]) for v in DISEASE_STATUS_VALUES if v["progression"])
 DISEASE_STATUS_OTHER_SNOMED = frozenset(
-    {
-        "268910001",
-        "359746009",
-        "709137006",
-        "260415000",
-        "281900007",
-        "550991000124107",
-        "551001000124108",
-        "103338009",
-        "58158008",
-        "385633008",
-    }
+    str(v["code"]) for v in DISEASE_STATUS_VALUES if not v["progression"]
 )
 # §10 Observations.
 ECOG_LOINC = "89247-1"
