@@ -3,7 +3,9 @@
 The data lives in `drugs.toml` beside this module (CLINICAL_RULES §3); this module only
 matches a medication record against it. Drugs the catalogue does not list are not
 anticancer for the engine and are ignored, except that a name which *looks*
-antineoplastic is reported (see `looks_antineoplastic`).
+antineoplastic is reported (see `looks_antineoplastic`), and a record that looks like
+systemic anticancer therapy without naming an agent is unidentified (§1 v3, see
+`looks_like_chemotherapy`).
 
 A record names an agent by
 - a code: RxNorm, WHO ATC (exact code) or NDC (package code in any of its written
@@ -38,6 +40,8 @@ NDC_OID = "2.16.840.1.113883.6.69"  # FDA National Drug Code
 _ATC_SYSTEM = re.compile(rf"whocc|(?<![a-z])atc(?![a-z])|{re.escape(ATC_OID)}")
 # http://hl7.org/fhir/sid/ndc and its OID.
 _NDC_SYSTEM = re.compile(rf"(?<![a-z])ndc(?![a-z])|{re.escape(NDC_OID)}")
+# §1 (v3): ATC group L01, antineoplastic agents.
+ANTINEOPLASTIC_ATC_GROUP = "L01"
 
 # An NDC as written: three hyphenated segments (a package) or two (a product).
 _NDC_PACKAGE = re.compile(r"(\d{4,5})-(\d{3,4})-(\d{1,2})", re.ASCII)
@@ -48,6 +52,22 @@ _NDC_ELEVEN = re.compile(r"\d{11}", re.ASCII)
 # §3: an unknown drug whose name ends like this is reported in warnings.
 _ANTINEOPLASTIC_SUFFIX = re.compile(
     r"\b([a-z][a-z-]*(?:mab|tinib|platin|taxel|rubicin|tecan))\b", re.IGNORECASE
+)
+# §1 (v3): what makes a text look like systemic anticancer therapy, read on folded text
+# (so `m²` reads `m2`). "chemo" is a word of its own or chemotherapy, chemoradiation,
+# chemoimmunotherapy; not a chemo port (a port flush is no chemotherapy).
+_CHEMOTHERAPY_SIGNS = (
+    (
+        "the word chemo",
+        re.compile(
+            r"(?<![a-z])chemo(?:therap[a-z]*|radi[a-z]*|immuno[a-z]*)?(?![a-z])(?!\s*-?\s*port)",
+            re.IGNORECASE,
+        ),
+    ),
+    ("AUC dosing", re.compile(r"(?<![a-z])AUC(?![a-z])", re.IGNORECASE)),
+    ("mg/m2 dosing", re.compile(r"mg\s*/\s*m\^?2(?![0-9])", re.IGNORECASE)),
+    ("a cycle day (C1D1)", re.compile(r"(?<![a-z0-9])C\d{1,2}\s*D\d{1,2}(?![0-9])", re.I)),
+    ("a numbered cycle", re.compile(r"(?<![a-z])cycle\s*(?:#|no\.?)?\s*\d{1,2}(?![0-9])", re.I)),
 )
 _WORDS = re.compile(r"[A-Za-z0-9]+")
 
@@ -130,6 +150,7 @@ class Catalogue:
         *,
         regimens: Iterable[Mapping[str, Any]] = (),
         order_words: Iterable[str] = (),
+        unlisted_regimens: Iterable[str] = (),
     ) -> None:
         self._agents: dict[str, Agent] = {}
         self._codes: dict[str, tuple[str, ...]] = {}
@@ -188,13 +209,15 @@ class Catalogue:
             re.IGNORECASE,
         )
         self._regimen_pattern = self._token_pattern(self._regimens)
+        self._unlisted_pattern = self._token_pattern(unlisted_regimens, variants=True)
 
     @staticmethod
-    def _token_pattern(tokens: Iterable[str]) -> re.Pattern[str]:
-        """Upper-case whole tokens (case-sensitive); a pattern that never matches when
-        there are none."""
+    def _token_pattern(tokens: Iterable[str], *, variants: bool = False) -> re.Pattern[str]:
+        """Upper-case whole tokens (case-sensitive); with `variants` also a modified or
+        numbered form (mFOLFOX6). A pattern that never matches when there are none."""
         found = _alternation(tokens) or r"(?!x)x"
-        return re.compile(rf"(?<![A-Za-z0-9])({found})(?![A-Za-z0-9])")
+        before, after = (r"m?", r"\d*") if variants else ("", "")
+        return re.compile(rf"(?<![A-Za-z0-9]){before}({found}){after}(?![A-Za-z0-9])")
 
     def __contains__(self, name: object) -> bool:
         return name in self._agents
@@ -281,6 +304,28 @@ class Catalogue:
                 found.add(refinement.agent)
         return tuple(self._agents[name] for name in sorted(found))
 
+    def looks_like_chemotherapy(self, codes: Iterable[Code], texts: Iterable[str]) -> str | None:
+        """Why a record looks like systemic anticancer therapy (§1 v3), or None: an ATC
+        code under L01, or a text (or coding display) with "chemo", AUC or mg/m2 dosing,
+        a cycle day (C1D1) or numbered cycle, or a regimen abbreviation the catalogue does
+        not list (FOLFOX, CAV …). Asked of records that name no agent."""
+        codes = tuple(codes)
+        for coding in codes:
+            code = coding.code.strip().upper()
+            if _ATC_SYSTEM.search(coding.system.lower()) and code.startswith(
+                ANTINEOPLASTIC_ATC_GROUP
+            ):
+                return f"ATC {code}, an antineoplastic agent"
+        for text in [*texts, *(c.display for c in codes if c.display)]:
+            folded = _fold(text)
+            for sign, pattern in _CHEMOTHERAPY_SIGNS:
+                if pattern.search(folded):
+                    return sign
+            hit = self._unlisted_pattern.search(folded)
+            if hit is not None:
+                return f"the regimen {hit.group(0)}"
+        return None
+
     @staticmethod
     def looks_antineoplastic(texts: Iterable[str]) -> str | None:
         """The first word that ends like an anticancer drug name (-mab, -tinib …), as written."""
@@ -300,4 +345,5 @@ def load_catalogue() -> Catalogue:
         data["agent"],
         regimens=data.get("regimen", []),
         order_words=data.get("order_words", {}).get("words", []),
+        unlisted_regimens=data.get("looks_like_chemotherapy", {}).get("regimens", []),
     )

@@ -115,8 +115,17 @@ def _is_sclc_agent(agent: Agent) -> bool:
     return agent.drug_class in SCLC_AGENT_CLASSES or agent.name in SCLC_AGENTS
 
 
-def _unidentified(medication: MedicationFact) -> str:
-    """§1: the warning for a record whose drug cannot be told."""
+def _unidentified(medication: MedicationFact, looks_like: str | None = None) -> str:
+    """§1: the warning for a record whose drug cannot be told; `looks_like` says why one
+    looks like anticancer therapy (v3)."""
+    if looks_like is not None:
+        named = [*medication.texts, *(c.display for c in medication.codes if c.display)]
+        coding = next(iter(medication.codes), None)
+        what = f"'{named[0]}'" if named else f"{coding.system} {coding.code}" if coding else ""
+        return (
+            f"unidentified medication {what} looks like anticancer therapy ({looks_like}) but "
+            "names no agent of the drug catalogue; counted as possibly received"
+        )
     if medication.missing_reference:
         what = f"reference {medication.missing_reference} not found"
     else:
@@ -140,8 +149,15 @@ class _Collector:
     warnings: list[str] = field(default_factory=list)
     other_cancer: list[ForAnotherCancer] = field(default_factory=list)
 
-    def unplaced(self, medication: MedicationFact, agents: tuple[Agent, ...]) -> None:
-        """A record the engine cannot place in a line: possibly received (§1)."""
+    def unplaced(
+        self,
+        medication: MedicationFact,
+        agents: tuple[Agent, ...],
+        *,
+        looks_like: str | None = None,
+    ) -> None:
+        """A record the engine cannot place in a line: possibly received (§1). With no
+        agents it is unidentified; `looks_like` says why it looks like anticancer therapy."""
         ref = medication.ref
         self.possibly.append(PossiblyReceived(ref, tuple(a.name for a in agents)))
         if not agents:
@@ -150,7 +166,7 @@ class _Collector:
                 if medication.unreadable
                 else f"{ref}: "
             )
-            self.warnings.append(prefix + _unidentified(medication))
+            self.warnings.append(prefix + _unidentified(medication, looks_like))
         elif medication.unreadable:
             self.warnings.append(
                 f"{ref}: {medication.date_problem}; skipped; its drug ({_names(agents)}) counts "
@@ -186,6 +202,12 @@ def collect_exposures(
             continue
         agents = catalogue.match(medication.codes, medication.texts)
         if not agents:
+            # v3: a record that names no agent but looks like chemotherapy (an ATC code
+            # under L01, "chemo", AUC, mg/m2, C1D1, an unlisted regimen) is unidentified.
+            looks_like = catalogue.looks_like_chemotherapy(medication.codes, medication.texts)
+            if looks_like is not None:
+                found.unplaced(medication, (), looks_like=looks_like)
+                continue
             if medication.unnamed:
                 found.unplaced(medication, ())
                 continue
@@ -196,11 +218,11 @@ def collect_exposures(
                     f"{medication.ref}: '{word}' looks like an anticancer drug but is not "
                     "in the drug catalogue; not counted"
                 )
-            elif medication.unreadable:
-                found.warnings.append(f"{medication.ref}: {medication.date_problem}; skipped")
-            continue
+                continue
         agents = tuple(a for a in agents if not a.supportive)
-        if not agents:
+        if not agents:  # a named drug that is not anticancer, or a supportive one
+            if medication.unreadable:
+                found.warnings.append(f"{medication.ref}: {medication.date_problem}; skipped")
             continue
         if medication.unreadable or medication.start is None or medication.end is None:
             found.unplaced(medication, agents)

@@ -10,7 +10,8 @@ then validated, and warned about, as on the full path). What never matters:
   reasons of drug records, nothing else;
 - a drug record the engine drops (entered in error, not taken, planned …) or whose drug
   is named and is not an anticancer agent (not in the catalogue, or supportive only, and
-  no name that looks antineoplastic), by its concept or by the Medication it names;
+  no name that looks antineoplastic, and nothing that looks like chemotherapy: §1 v3), by
+  its concept or by the Medication it names;
 - an Observation of a measure that is not the latest the engine can use (see
   `service.fhir.planner`): only the latest value of each measure counts (§10).
 
@@ -120,7 +121,7 @@ def _drug_matters(codes: tuple[Code, ...], texts: tuple[str, ...]) -> bool:
     if agents:
         return any(not a.supportive for a in agents)
     named = bool(texts) or any(c.display for c in codes)
-    if not named:
+    if not named or catalogue.looks_like_chemotherapy(codes, texts) is not None:
         return True  # an unidentified drug: possibly received (§1)
     words = [*texts, *(c.display for c in codes if c.display)]
     return catalogue.looks_antineoplastic(words) is not None

@@ -1,6 +1,7 @@
 """Real records naming their drugs the v3 ways (CLINICAL_RULES §3): the cisplatin and
 etoposide orders of an outside Synthea patient, recoded by NDC, ATC, foreign spelling or
-abbreviation, read as the RxNorm originals."""
+abbreviation, read as the RxNorm originals; and records that look like chemotherapy read
+(and withheld from) alike on the reader's fast and full paths."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import pytest
 
 from service.engine import evaluate
 from service.fhir import RawResource, build_records, load_path
+from service.fhir.relevance import drug_record_matters
+from tests.conftest import FIXTURES
+from tests.perf.test_medication_references import _json
 
 TODAY = date(2026, 11, 21)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -100,3 +104,44 @@ def test_no_outside_record_carries_an_ndc(external_fhir: Path) -> None:
     """Why the NDCs come from a public listing: the outside data has none (§3 v3)."""
     text = "".join(p.read_text("utf-8") for p in external_fhir.rglob("*.json"))
     assert NDC not in text and "2.16.840.1.113883.6.69" not in text
+
+
+# --- records that look like chemotherapy, through the reader --------------------------
+
+LOOKS_LIKE = [
+    {"text": "Chemotherapy order set"},
+    {"text": "Investigational agent 100 mg/m2 IV"},
+    {"text": "Study drug C1D1"},
+    {"text": "FOLFOX"},
+    {"coding": [{"system": ATC, "code": "L01EA01", "display": "Imatinib"}]},
+]
+SILENT = [{"text": "ondansetron 8 mg before chemo"}, {"text": "metformin"}]
+
+
+def _request(concept: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "rx9",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/third-line"},
+        "medicationCodeableConcept": concept,
+        "authoredOn": "2026-10-01",
+    }
+
+
+@pytest.mark.parametrize("concept", LOOKS_LIKE + SILENT, ids=str)
+def test_fast_and_full_paths_agree_on_records_that_look_like_chemotherapy(
+    concept: dict[str, Any],
+) -> None:
+    """The fast path reads such a record (it matters) and evaluates as the full path."""
+    raw, _ = load_path(FIXTURES / "third-line.json")
+    resources = [*raw, RawResource(_request(concept))]
+    matters = drug_record_matters(
+        "MedicationRequest", _request(concept), readings=[lambda reference: None]
+    )
+    assert matters is (concept in LOOKS_LIKE)
+    fast, full = (_json(resources, "third-line", full_validation=f) for f in (False, True))
+    assert fast == full
+    named = any(w.startswith("MedicationRequest/rx9:") for w in fast["warnings"])
+    assert named is (concept in LOOKS_LIKE)
