@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from service.fhir.lenient import json_list, reference_of
-from service.fhir.medication import medication_targets
+from service.fhir.medication import ingredient_targets, medication_targets
 from service.fhir.planner import Cuts, ListKey, Plan
 from service.fhir.validation import Entry, Index
 
@@ -32,6 +32,7 @@ def _references(resource: dict[str, Any]) -> list[str]:
     named = (resource.get(n) for n in ("subject", "patient", "medicationReference"))
     found = [r for r in map(reference_of, named) if r is not None]
     found.extend(medication_targets(resource))
+    found.extend(ingredient_targets(resource))  # a Medication's ingredients (§1 v3)
     reasons = map(reference_of, json_list(resource.get("reasonReference")))
     found.extend(r for r in reasons if r is not None)
     return found

@@ -3,13 +3,14 @@
 Only the resources the engine reads are validated (CLINICAL_RULES §1). The fast path (the
 default) decides from the JSON which can change an evaluation (`service.fhir.relevance`):
 a Condition some reading makes a cancer, a drug record the engine does not pass over
-(and the Medications such records name), every Patient and disease status, anything not
-plainly shaped, and of each measure's Observations the latest the engine can use at the
-evaluation date (`plan_reads`, then `cut` once the latest are validated). A drug record
-naming its drug by a Medication elsewhere is decided on every reading the builder may
-give it (its Medication found, or not: an invalid one is not); only when one of those
-matters are its Medications validated first, to read it as the builder will. A resource
-the plan passes over is one the engine would not use: the evaluation is the one
+(and the Medications such records name, and those their ingredients name), every Patient
+and disease status, anything not plainly shaped, and of each measure's Observations the
+latest the engine can use at the evaluation date (`plan_reads`, then `cut` once the
+latest are validated). A drug record naming its drug by a Medication elsewhere is decided
+on every reading the builder may give it (its Medication found, or not: an invalid one is
+not; an ingredient such a Medication names elsewhere makes the record read); only when one
+of those matters are its Medications validated first, to read it as the builder will. A
+resource the plan passes over is one the engine would not use: the evaluation is the one
 `full_validation` gives, which validates every entry (tests/perf/test_fast_path.py);
 only an invalid resource the engine never reads is then not named.
 """
@@ -28,7 +29,7 @@ from fhir.resources.R4B.observation import Observation
 from service.engine.observations import latest_observation
 from service.engine.record import MedicationKind
 from service.fhir.facts import Builder
-from service.fhir.medication import Resolver, medication_targets
+from service.fhir.medication import Resolver, ingredient_targets, medication_targets
 from service.fhir.relevance import (
     MEASURES,
     UNCLEAR,
@@ -103,8 +104,10 @@ class _Medications:
         return found
 
 
-def _finding(medication: dict[str, Any]) -> Resolver:
-    return lambda reference: medication
+def _finding(target: str, medication: dict[str, Any]) -> Resolver:
+    """A reading in which `target` is `medication` and nothing else is found (so the
+    ingredients it names elsewhere are unresolved: such a record is read)."""
+    return lambda reference: medication if reference == target else None
 
 
 def _drug_record_read(
@@ -120,7 +123,7 @@ def _drug_record_read(
 
     def readings() -> Iterator[Resolver]:
         yield unfound  # first: the Medication the record names, if any, is then known
-        yield from (_finding(m) for m in (medications.each(asked[0]) if asked else ()))
+        yield from (_finding(asked[0], m) for m in (medications.each(asked[0]) if asked else ()))
 
     if not drug_record_matters(kind, resource, readings=readings()):
         return False
@@ -171,6 +174,13 @@ def plan_reads(validator: Validator, *, owner_of: OwnerOf, today: date | None) -
         for position in always
         if entries[position].kind in MEDICATION_KINDS
         for target in medication_targets(entries[position].raw.resource)
+    }
+    # and the Medications their ingredients name (one level, as `drug_of` reads them)
+    named |= {
+        index.resolve(target)
+        for entry in entries
+        if entry.kind == "Medication" and entry.ref in named
+        for target in ingredient_targets(entry.raw.resource)
     }
     always.update(p for p, e in enumerate(entries) if e.kind == "Medication" and e.ref in named)
     always.update(medications.validated)

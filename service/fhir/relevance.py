@@ -221,7 +221,8 @@ def drug_record_matters(
         return False
     for resolve in readings:
         drug = _drug(resource, resolve)
-        if _drug_matters(drug.codes, drug.texts):
+        # An ingredient this reading could not find may be found by the builder's (§1 v3).
+        if drug.unresolved or _drug_matters(drug.codes, drug.texts):
             return True
     return False
 
