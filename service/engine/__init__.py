@@ -32,6 +32,7 @@ from service.engine.model import (
 from service.engine.options import (
     OPTION_IDS,
     OptionInputs,
+    chemo_immunotherapy,
     other_cancer_notes,
     select_options,
 )
@@ -274,6 +275,7 @@ def evaluate(
         poor_performance=poor,
         population_notes=notes,
         other_cancer_notes=other_cancer_notes(options, history.other_cancer, option_inputs),
+        first_line_chemo_immunotherapy=bool(lines) and chemo_immunotherapy(lines[0]),
     )
 
 

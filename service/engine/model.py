@@ -349,6 +349,9 @@ class Evaluation:
     poor_performance: Reading | None = field(default=None, compare=False)
     population_notes: tuple[tuple[str, tuple[Note, ...]], ...] = field(default=(), compare=False)
     other_cancer_notes: tuple[tuple[str, tuple[Note, ...]], ...] = field(default=(), compare=False)
+    # §9 (v3): line 1 was platinum chemo-immunotherapy (`options.chemo_immunotherapy`), so
+    # the evidence of studies before first-line checkpoint inhibitors is said to be such.
+    first_line_chemo_immunotherapy: bool = field(default=False, compare=False)
 
     def notes_for(self, option_id: str) -> tuple[Note, ...]:
         """The study-population notes of one option (§9)."""

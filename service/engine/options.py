@@ -23,6 +23,7 @@ __all__ = [
     "RELAPSE_AGENTS",
     "OptionInputs",
     "other_cancer_notes",
+    "chemo_immunotherapy",
     "select_options",
 ]
 
@@ -91,7 +92,9 @@ class OptionInputs:
     poor_performance: bool = False
 
 
-def _chemo_immunotherapy(line: Line) -> bool:
+def chemo_immunotherapy(line: Line) -> bool:
+    """Platinum chemo-immunotherapy (§9, docs/decisions.md): the line has a platinum agent
+    and a PD-1/PD-L1 inhibitor."""
     classes = {e.drug_class for e in line.exposures}
     return "platinum" in classes and bool(classes & PD1_CLASSES)
 
@@ -150,7 +153,7 @@ def select_options(inputs: OptionInputs) -> tuple[tuple[OptionResult, ...], tupl
             "consider"
             if next_line == 2
             and inputs.lines
-            and _chemo_immunotherapy(inputs.lines[0])
+            and chemo_immunotherapy(inputs.lines[0])
             and not received & inputs.antiangiogenic
             else None
         ),

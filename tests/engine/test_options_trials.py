@@ -70,6 +70,19 @@ def test_resistant_relapse_has_no_rechallenge() -> None:
     assert "topotecan" in [o.id for o in result.options]
 
 
+def test_the_evaluation_says_whether_line_1_was_platinum_chemo_immunotherapy() -> None:
+    """§9 (v3): platinum + PD-(L)1 inhibitor in line 1 is said, at every later line; a
+    platinum doublet alone is not chemo-immunotherapy."""
+    progressed = (worsened("2025-10-15"),)
+    with_io = evaluate(record(*chemo_io_first_line(), observations=progressed), today=TODAY)
+    assert with_io.first_line_chemo_immunotherapy
+    later = evaluate(third_line(), today=TODAY)
+    assert later.next_line == 3 and later.first_line_chemo_immunotherapy
+    doublet = [*cycles("carboplatin", "2025-01-06", 4), *cycles("etoposide", "2025-01-06", 4)]
+    without = evaluate(record(*doublet, observations=progressed), today=TODAY)
+    assert without.next_line == 2 and not without.first_line_chemo_immunotherapy
+
+
 def test_limited_stage_at_diagnosis_only_keeps_tarlatamab_with_a_note() -> None:
     """v2 §9: limited at diagnosis, never restaged: shown, with the stage note."""
     conditions = (sclc("2024-12-20", stage="Limited stage"),)
