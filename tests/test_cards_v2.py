@@ -82,7 +82,10 @@ def test_a_negative_interval_reads_as_words() -> None:
     """refractory: progression 2026-08-11, last platinum 2026-08-17: 6 days before."""
     card = summary_of(evaluation_of("refractory"))
     assert "-6" not in card["summary"] and "-6" not in card["detail"]
-    assert "progression 6 days before the last platinum dose: **refractory**" in card["detail"]
+    assert (
+        "progressed during platinum therapy (6 days before the last platinum dose): "
+        "**refractory**" in card["detail"]
+    )
 
 
 def test_an_estimated_progression_says_so_on_the_summary() -> None:

@@ -120,12 +120,13 @@ class Frame:
         return option.key_figure, option.key_figure_document
 
     def interval_words(self, days: int | None) -> str:
-        """An interval in words: "84 days after the last platinum dose", never "-6 d"."""
+        """An interval in words: "progression 84 days after the last platinum dose"; at
+        0 days or fewer "progressed during platinum therapy (6 days before the last
+        platinum dose)", never "-6 d" (§7 v3)."""
         w = self.words.platinum
         if days is None:
             return w.interval_unknown
-        if days < 0:
-            return w.before_last_dose.format(days=-days)
-        if days == 0:
-            return w.on_last_dose
+        if days <= 0:
+            when = w.before_last_dose.format(days=-days) if days else w.on_last_dose
+            return w.during_platinum.format(when=when)
         return w.after_last_dose.format(days=days)

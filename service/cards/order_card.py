@@ -28,13 +28,15 @@ def order_card(frame: Frame, verdict: OrderVerdict) -> dict[str, Any]:
             return _option_entry(frame, verdict)
         case "early-platinum-relapse":
             platinum = e.platinum
-            summary = w.early_platinum_relapse_summary.format(
-                name=name, sensitivity=platinum.sensitivity if platinum else None
-            )
-            detail = w.early_platinum_relapse_detail.format(
-                interval=frame.interval_words(platinum.interval_days if platinum else None),
-                sensitive_days=frame.thresholds.sensitive_days,
-            )
+            sensitivity = platinum.sensitivity if platinum else None
+            summary = w.early_platinum_relapse_summary.format(name=name, sensitivity=sensitivity)
+            interval = frame.interval_words(platinum.interval_days if platinum else None)
+            if sensitivity == "refractory":  # §7 v3: "progressed during platinum therapy"
+                detail = w.refractory_relapse_detail.format(interval=interval)
+            else:
+                detail = w.early_platinum_relapse_detail.format(
+                    interval=interval, sensitive_days=frame.thresholds.sensitive_days
+                )
         case "already-given":
             line = e.lines[(verdict.line or 0) - 1]
             summary = w.already_given_summary.format(name=name, line=line.number)

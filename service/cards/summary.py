@@ -92,7 +92,7 @@ def _interval_short(frame: Frame, platinum: Platinum) -> str:
         return w.interval_class.format(sensitivity=platinum.sensitivity)
     estimated = f" {w.estimated_mark}" if platinum.estimated else ""
     if days <= 0:
-        return w.interval_refractory.format(days=-days, estimated=estimated)
+        return w.interval_refractory.format(estimated=estimated)
     text = w.interval_free.format(days=days, estimated=estimated, sensitivity=platinum.sensitivity)
     if platinum.annab_resistant:
         text += "; " + w.interval_annab.format(annab_days=frame.thresholds.annab_resistant_days)

@@ -113,7 +113,7 @@ class SummaryWords(Entry):
     line_ongoing: Annotated[Text, uses("line")]
     line_ended: Annotated[Text, uses("line", "date")]
     interval_class: Annotated[Text, uses("sensitivity")]
-    interval_refractory: Annotated[Text, uses("days", "estimated")]
+    interval_refractory: Annotated[Text, uses("estimated")]
     interval_free: Annotated[Text, uses("days", "estimated", "sensitivity")]
     estimated_mark: Words
     interval_annab: Annotated[Text, uses("annab_days")]
@@ -168,6 +168,7 @@ class PlatinumWords(Entry):
     undated_relapse: Words
     no_progression: Annotated[Text, uses("days")]
     interval_unknown: Words
+    during_platinum: Annotated[Text, uses("when")]
     before_last_dose: Annotated[Text, uses("days")]
     on_last_dose: Words
     after_last_dose: Annotated[Text, uses("days")]
@@ -269,6 +270,7 @@ class OrderWords(Entry):
     evidence_link: Annotated[Text, uses("title")]
     early_platinum_relapse_summary: Annotated[Text, uses("name", "sensitivity")]
     early_platinum_relapse_detail: Annotated[Text, uses("interval", "sensitive_days")]
+    refractory_relapse_detail: Annotated[Text, uses("interval")]
     already_given_summary: Annotated[Text, uses("name", "line")]
     already_given_detail: Annotated[Text, uses("name", "line", "start", "end")]
     no_relapse_summary: Annotated[Text, uses("name")]

@@ -1,0 +1,112 @@
+"""Cards under CLINICAL_RULES v3: §7's refractory wording, §9's options-card entries, §10's
+trial card, §11's headline."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+
+from service.cards import order_cards, patient_view_cards
+from service.engine import evaluate
+from service.engine.model import Evaluation
+from service.engine.options import RELAPSE_AGENTS
+from service.fhir import build_records, load_path
+from service.smart.chart import timeline
+from tests.builders import cycles, record, worsened
+from tests.conftest import FIXTURES
+
+TODAY = date(2026, 11, 21)
+BASE = "http://localhost:8080"
+SCENARIOS = sorted(p.stem for p in FIXTURES.glob("*.json"))
+# A negative number of days as a card could print it: "-6 d", "−6 days", "\-6 days"
+# (markdown-escaped), never a date ("2026-08-11") or a range ("6–9 days").
+NEGATIVE_DAYS = re.compile(r"(?<![\w.\\])\\?[-−‑]\s?\d+(?:\.\d+)?\s?(?:d|days?)\b")
+DURING_PLATINUM = "progressed during platinum therapy"
+
+
+def evaluation_of(scenario: str) -> Evaluation:
+    resources, warnings = load_path(FIXTURES / f"{scenario}.json")
+    (found,) = build_records(resources, warnings=warnings)
+    return evaluate(found, today=TODAY)
+
+
+def every_card(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """The patient-view cards and the order cards of every relapse and platinum drug."""
+    agents = sorted(RELAPSE_AGENTS | {"carboplatin", "cisplatin", "etoposide"})
+    return [
+        *patient_view_cards(evaluation, base_url=BASE),
+        *order_cards(evaluation, agents, base_url=BASE),
+    ]
+
+
+def texts(card: dict[str, Any]) -> list[str]:
+    return [card["summary"], card.get("detail", "")]
+
+
+# --- §7: refractory ----------------------------------------------------------------------
+
+
+def test_the_pattern_finds_negative_day_counts_and_nothing_else() -> None:
+    """The pattern of the property below: what it must find and what it must leave."""
+    for negative in ("-6 d", "(−6 days)", "\\-6 days", "interval -1 day", "-0.5 d"):
+        assert NEGATIVE_DAYS.search(negative), negative
+    for other in ("2026-08-11 days", "6–9 days", "a 90-day cut", "2026\\-08\\-11 d", "6 days"):
+        assert not NEGATIVE_DAYS.search(other), other
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_card_prints_a_negative_number_of_days(scenario: str) -> None:
+    """§7 v3: no card of any fixture (patient-view, or an order of any relapse or platinum
+    drug) prints a negative day count; a refractory interval is said in words."""
+    evaluation = evaluation_of(scenario)
+    for card in every_card(evaluation):
+        for text in texts(card):
+            assert not NEGATIVE_DAYS.search(text), text
+
+
+def refractory_on_day(progression: str) -> Evaluation:
+    """Carboplatin + etoposide x4 from 2026-01-05, last dose 2026-03-09."""
+    meds = [*cycles("carboplatin", "2026-01-05", 4), *cycles("etoposide", "2026-01-05", 4)]
+    return evaluate(record(*meds, observations=(worsened(progression),)), today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "when"),
+    [
+        (evaluation_of("refractory"), "6 days before the last platinum dose"),
+        (refractory_on_day("2026-03-09"), "on the day of the last platinum dose"),
+        (refractory_on_day("2026-02-20"), "17 days before the last platinum dose"),
+    ],
+    ids=["refractory-fixture", "0-days", "-17-days"],
+)
+def test_a_refractory_interval_reads_progressed_during_platinum_therapy(
+    evaluation: Evaluation, when: str
+) -> None:
+    """§7 v3: the summary line, the summary's platinum section and a platinum order's
+    warning each say "progressed during platinum therapy", with no negative day count."""
+    assert evaluation.platinum is not None and evaluation.platinum.sensitivity == "refractory"
+    summary = patient_view_cards(evaluation, base_url=BASE)[0]
+    assert summary["summary"].endswith(f"platinum-refractory: {DURING_PLATINUM}")
+    assert f"{DURING_PLATINUM} ({when}): **refractory**" in summary["detail"]
+    (order,) = order_cards(evaluation, ["carboplatin"], base_url=BASE)
+    assert order["summary"] == "Carboplatin: platinum-refractory relapse"
+    assert order["detail"].startswith(f"The cancer {DURING_PLATINUM} ({when}):")
+    for card in every_card(evaluation):
+        assert not any(NEGATIVE_DAYS.search(text) for text in texts(card))
+
+
+def test_a_resistant_interval_still_gives_its_days() -> None:
+    """An interval of 1–89 days is a number of days after the last dose, as before."""
+    (order,) = order_cards(evaluation_of("resistant-relapse"), ["carboplatin"], base_url=BASE)
+    assert "progression 84 days after the last platinum dose, under 90 days" in order["detail"]
+    assert DURING_PLATINUM not in order["detail"]
+
+
+def test_the_timeline_labels_a_refractory_interval_in_words() -> None:
+    """§7 v3 "a card or timeline": the relapse timeline's interval label too."""
+    platinum = timeline(evaluation_of("refractory"))["platinum"]
+    assert platinum["label"] == "Progressed during platinum therapy (refractory)"
+    assert platinum["interval_days"] == -6  # the evaluation JSON keeps its number
