@@ -4,18 +4,19 @@ trial card, §11's headline."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pytest
 
-from service.cards import order_cards, patient_view_cards
+from service.cards import SUMMARY_LIMIT, order_cards, patient_view_cards
 from service.engine import evaluate
 from service.engine.model import Evaluation
 from service.engine.options import RELAPSE_AGENTS
 from service.fhir import build_records, load_path
 from service.smart.chart import timeline
-from tests.builders import cycles, record, worsened
+from tests.builders import cycles, lab, record, worsened
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)
@@ -110,3 +111,70 @@ def test_the_timeline_labels_a_refractory_interval_in_words() -> None:
     platinum = timeline(evaluation_of("refractory"))["platinum"]
     assert platinum["label"] == "Progressed during platinum therapy (refractory)"
     assert platinum["interval_days"] == -6  # the evaluation JSON keeps its number
+
+
+# --- §11: an ECOG of 3-4 in the headline ---------------------------------------------------
+
+
+def headline(evaluation: Evaluation) -> str:
+    return str(patient_view_cards(evaluation, base_url=BASE)[0]["summary"])
+
+
+def test_an_ecog_of_3_that_withholds_recommended_is_in_the_headline() -> None:
+    """§11 v3: ecog3-late-relapse (fresh ECOG 3, re-challenge only `consider`)."""
+    evaluation = evaluation_of("ecog3-late-relapse")
+    assert evaluation.poor_performance is not None
+    assert [o.status for o in evaluation.options] == ["consider"] * len(evaluation.options)
+    assert headline(evaluation) == (
+        "SCLC, extensive stage: 1 line; progressed after line 1, line 2 decision; "
+        "platinum-free 406 d: sensitive; ECOG 3: none recommended"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "days", "expected"),
+    [
+        (
+            2,
+            147,
+            "SCLC, extensive stage: 2 lines; line 3 decision; platinum-free 147 d est.: "
+            "sensitive; resistant by ANNAB's 180 d; ECOG 4: none recommended",
+        ),
+        (
+            10,
+            179,
+            "SCLC, extensive stage; line 11 decision; platinum-free 179 d est.: "
+            "sensitive; resistant by ANNAB's 180 d; ECOG 4: none recommended",
+        ),
+    ],
+    ids=["short-standing", "short-standing-and-stage"],
+)
+def test_the_headline_gives_way_to_the_ecog_before_it_is_cut(
+    lines: int, days: int, expected: str
+) -> None:
+    """Where the whole would pass the CDS Hooks limit, "progressed after line N" and then
+    the line count give way, so the interval's two definitions and the ECOG stay whole."""
+    base = evaluation_of("ecog3-late-relapse")
+    assert base.platinum is not None and base.poor_performance is not None
+    evaluation = replace(
+        base,
+        lines=tuple(replace(base.lines[0], number=n) for n in range(1, lines + 1)),
+        next_line=lines + 1,
+        platinum=replace(base.platinum, interval_days=days, estimated=True, annab_resistant=True),
+        poor_performance=replace(base.poor_performance, value=4.0),
+    )
+    assert headline(evaluation) == expected
+    assert len(expected) < SUMMARY_LIMIT
+
+
+def test_no_ecog_in_the_headline_below_3_or_outside_a_decision_point() -> None:
+    """ECOG 2 withholds nothing; ECOG 3 while line 1 is ongoing has no option to withhold
+    (the summary's detail still explains it)."""
+    assert "ECOG" not in headline(evaluation_of("second-line-decision-after-chemo-io"))
+    meds = [*cycles("carboplatin", "2026-09-14", 4), *cycles("etoposide", "2026-09-14", 4)]
+    ongoing = evaluate(record(*meds, observations=(lab("89247-1", "2026-11-02", 3),)), today=TODAY)
+    assert ongoing.next_line is None and ongoing.poor_performance is not None
+    assert "ECOG" not in headline(ongoing)
+    assert (
+        "nothing is marked recommended" in patient_view_cards(ongoing, base_url=BASE)[0]["detail"]
+    )

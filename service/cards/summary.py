@@ -12,7 +12,7 @@ from typing import Any
 
 from service.cards.checklist import check_item
 from service.cards.frame import Frame
-from service.cards.markdown import bullets, escape
+from service.cards.markdown import SUMMARY_LIMIT, bullets, escape
 from service.cards.phrases import dated_reading, reading_words
 from service.engine.model import Line, Platinum
 
@@ -23,11 +23,6 @@ def summary_card(frame: Frame) -> dict[str, Any]:
     """§11: where the patient stands, the interval, the patient, and what to check."""
     e = frame.evaluation
     w = frame.words.summary
-    count = len(e.lines)
-    lines = (w.one_line if count == 1 else w.lines).format(count=count)
-    parts = [w.headline.format(stage=frame.stage(), lines=lines), _standing_short(frame)]
-    if e.platinum and e.platinum.sensitivity:
-        parts.append(_interval_short(frame, e.platinum))
     check = _check_items(frame)
     sections = [
         w.where.format(standing=_standing_long(frame)),
@@ -41,7 +36,7 @@ def summary_card(frame: Frame) -> dict[str, Any]:
         sections.append(bullets(w.check_title, check))
     return frame.card(
         "summary",
-        summary="; ".join(parts),
+        summary=_headline(frame),
         detail="\n\n".join(s for s in sections if s),
         indicator="warning" if check else "info",
         documents=frame.words.cited.platinum_interval,
@@ -73,12 +68,42 @@ def _check_items(frame: Frame) -> list[str]:
     return [check_item(issue, frame.knowledge) for issue in frame.evaluation.record_issues]
 
 
+def _headline(frame: Frame) -> str:
+    """The one-line summary (§11): stage and lines, where the patient stands, the interval
+    and, at a decision point, an ECOG of 3–4 that withholds `recommended` (v3); in the
+    first of its forms, longest first, that fits a CDS Hooks summary."""
+    e = frame.evaluation
+    w = frame.words.summary
+    count = len(e.lines)
+    lines = (w.one_line if count == 1 else w.lines).format(count=count)
+    identity = w.headline.format(stage=frame.stage(), lines=lines)
+    tail = []
+    if e.platinum and e.platinum.sensitivity:
+        tail.append(_interval_short(frame, e.platinum))
+    if e.poor_performance is not None and e.options:
+        reading = reading_words(e.poor_performance, frame.words)
+        tail.append(w.poor_performance.format(reading=reading))
+    if e.next_line is None:
+        return "; ".join([identity, _standing_short(frame), *tail])
+    standing = w.at_decision.format(line=e.lines[-1].number, next_line=e.next_line)
+    short = w.at_decision_short.format(next_line=e.next_line)
+    forms = (
+        [identity, standing],
+        [identity, short],
+        [w.headline_short.format(stage=frame.stage()), short],
+    )
+    for parts in forms:
+        headline = "; ".join([*parts, *tail])
+        if len(headline) < SUMMARY_LIMIT:
+            break
+    return headline  # frame.card shortens what still does not fit
+
+
 def _standing_short(frame: Frame) -> str:
+    """Where the patient stands outside a decision point, for the headline."""
     e = frame.evaluation
     w = frame.words.summary
     latest = e.lines[-1]
-    if e.next_line is not None:
-        return w.at_decision.format(line=latest.number, next_line=e.next_line)
     if latest.ongoing:
         return w.line_ongoing.format(line=latest.number)
     return w.line_ended.format(line=latest.number, date=frame.day(latest.end))

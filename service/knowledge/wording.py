@@ -107,9 +107,11 @@ class SummaryWords(Entry):
     """The summary card's headline and section titles (§11)."""
 
     headline: Annotated[Text, uses("stage", "lines")]
+    headline_short: Annotated[Text, uses("stage")]
     one_line: Annotated[Text, uses("count")]
     lines: Annotated[Text, uses("count")]
     at_decision: Annotated[Text, uses("line", "next_line")]
+    at_decision_short: Annotated[Text, uses("next_line")]
     line_ongoing: Annotated[Text, uses("line")]
     line_ended: Annotated[Text, uses("line", "date")]
     interval_class: Annotated[Text, uses("sensitivity")]
@@ -117,6 +119,7 @@ class SummaryWords(Entry):
     interval_free: Annotated[Text, uses("days", "estimated", "sensitivity")]
     estimated_mark: Words
     interval_annab: Annotated[Text, uses("annab_days")]
+    poor_performance: Annotated[Text, uses("reading")]
     where: Annotated[Text, uses("standing")]
     lines_title: Words
     check_title: Words
