@@ -178,3 +178,59 @@ def test_no_ecog_in_the_headline_below_3_or_outside_a_decision_point() -> None:
     assert (
         "nothing is marked recommended" in patient_view_cards(ongoing, base_url=BASE)[0]["detail"]
     )
+
+
+# --- §10: the trial card -------------------------------------------------------------------
+
+
+NOT_CHECKED = (
+    "measurable disease (RECIST 1.1), liver function (ALT, AST), APTT, uncontrolled CNS "
+    "metastases, life expectancy ≥ 3 months, histological or cytological confirmation, "
+    "informed consent"
+)
+BARE_ELIGIBLE = re.compile(r"(?<!possibly )(?<!in)\beligible\b")
+
+
+def trial_card_of(scenario: str) -> dict[str, Any]:
+    cards = patient_view_cards(evaluation_of(scenario), base_url=BASE)
+    (card,) = [c for c in cards if c["summary"].startswith("Trial NCT07632209")]
+    return card
+
+
+@pytest.mark.parametrize("scenario", ["trial-eligible", "third-line", "trial-ineligible-ecog"])
+def test_the_trial_card_gives_the_status_as_of_its_listing(scenario: str) -> None:
+    """§10 v3: "not yet recruiting; start 2026-06" (004_…), for every verdict."""
+    card = trial_card_of(scenario)
+    assert "(lomustine + anlotinib, Phase 2, not yet recruiting):" in card["summary"]
+    assert "\n\n**Status as listed:** not yet recruiting; start 2026-06.\n\n" in card["detail"]
+
+
+def test_an_eligible_verdict_says_what_was_not_checked() -> None:
+    """§10 v3: trial-eligible (every criterion met) reads "meets every criterion the record
+    shows; not checked: …", in the summary and the detail; never a bare "eligible"."""
+    assert evaluation_of("trial-eligible").trials[0].verdict == "eligible"
+    card = trial_card_of("trial-eligible")
+    assert card["summary"].endswith(
+        ": meets every criterion the record shows; not checked: 7 criteria"
+    )
+    assert card["detail"].startswith(
+        f"**Pre-screen: meets every criterion the record shows**; not checked: {NOT_CHECKED} "
+        "(the study team decides eligibility)."
+    )
+    for text in texts(card):
+        assert not BARE_ELIGIBLE.search(text), text
+
+
+@pytest.mark.parametrize(
+    ("scenario", "verdict"),
+    [("third-line", "possibly eligible"), ("trial-ineligible-ecog", "ineligible")],
+)
+def test_other_verdicts_list_what_was_not_checked_last(scenario: str, verdict: str) -> None:
+    """§10 v3: a possibly eligible or ineligible pre-screen names the criteria not checked,
+    after those the record shows."""
+    card = trial_card_of(scenario)
+    assert card["summary"].endswith(f": {verdict}")
+    assert card["detail"].startswith(f"**Pre-screen: {verdict}** (from the record;")
+    rows = [line for line in card["detail"].splitlines() if line.startswith("- ")]
+    assert rows[-1] == f"- **Not checked (the study team checks):** {NOT_CHECKED}"
+    assert not BARE_ELIGIBLE.search(card["detail"])

@@ -166,6 +166,29 @@ def test_the_trial_cites_its_listing_and_states_its_facts() -> None:
     )
 
 
+def test_the_trial_names_the_criteria_no_record_can_show() -> None:
+    """§10 v3: measurable disease (RECIST 1.1), liver function, uncontrolled CNS
+    metastases and life expectancy, each with the listing's wording, none pre-screened."""
+    trial = load_knowledge().trial(TRIAL_ID)
+    names = [c.criterion for c in trial.not_prescreened]
+    for name in (
+        "measurable disease (RECIST 1.1)",
+        "liver function (ALT, AST)",
+        "uncontrolled CNS metastases",
+        "life expectancy ≥ 3 months",
+    ):
+        assert name in names
+    assert not set(names) & {c.criterion for c in trial.criteria}
+
+
+def test_a_criterion_both_prescreened_and_not_is_rejected(copy: Path) -> None:
+    """A name in both lists would be both checked and not checked: the load fails."""
+    edit(copy / f"trial-{TRIAL_ID}.toml", 'criterion = "APTT"', 'criterion = "INR <= 1.5"')
+    error = rejected(copy)
+    assert f"trial-{TRIAL_ID}.toml" == error.file
+    assert "a criterion is listed twice" in str(error)
+
+
 def test_trial_criteria_are_the_engines_in_its_order() -> None:
     """The trial file describes exactly the criteria prescreen() reports, in order."""
     inputs = TrialInputs(

@@ -135,8 +135,9 @@ def _trial_texts(trial: Trial) -> Iterator[tuple[str, str]]:
     yield "primary_endpoint", trial.primary_endpoint
     for i, criterion in enumerate(trial.criteria):
         yield f"criteria[{i}].description", criterion.description
-    for i, text in enumerate(trial.not_prescreened):
-        yield f"not_prescreened[{i}]", text
+    for i, criterion in enumerate(trial.not_prescreened):
+        yield f"not_prescreened[{i}].criterion", criterion.criterion
+        yield f"not_prescreened[{i}].description", criterion.description
     for i, text in enumerate(trial.notes):
         yield f"notes[{i}]", text
 

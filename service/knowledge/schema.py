@@ -206,7 +206,8 @@ class Option(Entry):
 
 
 class TrialCriterion(Entry):
-    """A pre-screened criterion: the engine's name and the trial's own wording."""
+    """A criterion of the trial: its short name (for a pre-screened one, the engine's) and
+    the trial's own wording."""
 
     criterion: Text
     description: Text
@@ -225,15 +226,17 @@ class Trial(Entry):
     regimen: Text
     primary_endpoint: Text
     criteria: NonEmpty[TrialCriterion]
-    not_prescreened: tuple[Text, ...] = ()  # criteria a FHIR record cannot tell
+    # Criteria the engine does not pre-screen (a FHIR record cannot tell them): the card
+    # names them as not checked (§10 v3).
+    not_prescreened: tuple[TrialCriterion, ...] = ()
     notes: tuple[Text, ...] = ()
     citations: NonEmpty[Citation]
 
     @model_validator(mode="after")
     def _criteria_unique(self) -> Self:
-        names = [c.criterion for c in self.criteria]
+        names = [c.criterion for c in (*self.criteria, *self.not_prescreened)]
         if len(set(names)) != len(names):
-            raise ValueError("criteria: a criterion is listed twice")
+            raise ValueError("criteria, not_prescreened: a criterion is listed twice")
         _cited(self.citations, ())
         return self
 

@@ -255,10 +255,14 @@ class ResultWords(Entry):
 class TrialWords(Entry):
     """The trial pre-screen card (§10)."""
 
-    summary: Annotated[Text, uses("nct_id", "phase", "verdict")]
+    summary: Annotated[Text, uses("nct_id", "phase", "status", "verdict")]
+    eligible_summary: Annotated[Text, uses("verdict", "count")]
     heading: Annotated[Text, uses("verdict")]
+    eligible_heading: Annotated[Text, uses("verdict", "not_checked")]
+    status: Annotated[Text, uses("status", "start")]
     result: Annotated[Text, uses("result", "criteria")]
     not_in_record: Annotated[Text, uses("criteria")]
+    not_checked: Annotated[Text, uses("not_checked")]
     registry_link: Annotated[Text, uses("nct_id")]
     verdicts: VerdictWords
     results: ResultWords

@@ -185,7 +185,7 @@ def trials(evaluation: Evaluation, knowledge: Knowledge) -> list[dict[str, Any]]
                     }
                     for c in result.criteria
                 ],
-                "not_prescreened": list(trial.not_prescreened),
+                "not_prescreened": [c.description for c in trial.not_prescreened],
             }
         )
     return found
