@@ -54,10 +54,8 @@ def trial_card(frame: Frame, trial: Trial) -> dict[str, Any]:
     status = w.status.format(status=trial.status, start=trial.start)
     return frame.card(
         f"trial:{trial.nct_id}",
-        summary=w.summary.format(
-            nct_id=trial.nct_id, phase=trial.phase, status=trial.status, verdict=verdict
-        ),
-        detail=f"{heading}\n\n{status}\n\n" + "\n".join(rows),
+        summary=w.summary.format(nct_id=trial.nct_id, phase=trial.phase, verdict=verdict),
+        detail=f"{heading} {status}\n\n" + "\n".join(rows),
         indicator="info",
         documents=[c.document for c in trial.citations],
         links=[

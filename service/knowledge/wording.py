@@ -255,7 +255,7 @@ class ResultWords(Entry):
 class TrialWords(Entry):
     """The trial pre-screen card (§10)."""
 
-    summary: Annotated[Text, uses("nct_id", "phase", "status", "verdict")]
+    summary: Annotated[Text, uses("nct_id", "phase", "verdict")]
     eligible_summary: Annotated[Text, uses("verdict", "count")]
     heading: Annotated[Text, uses("verdict")]
     eligible_heading: Annotated[Text, uses("verdict", "not_checked")]
