@@ -129,19 +129,19 @@ def test_a_decision_point_gives_summary_options_and_trial() -> None:
     assert len(entries) == len(evaluation.options)
     for entry, option in zip(entries, evaluation.options, strict=True):
         assert f"{BASE}/evidence/{option.id})" in entry
-        assert f": {option.status}." in entry
+        assert f"**: {option.status}" in entry
     assert "overrideReasons" in options
     assert trial["summary"].startswith("Trial NCT07632209")
     assert trial["links"][0]["url"] == "https://clinicaltrials.gov/study/NCT07632209"
 
 
-def test_each_option_entry_names_its_key_figure_and_source() -> None:
-    """One line an option: name, status, why, the key figure with its source, the link."""
+def test_each_option_entry_names_its_key_figure_and_study() -> None:
+    """One line an option: name, status and why, the key figure with its study and
+    design, the link."""
     (_, options) = cards_of("sensitive-late-relapse")
     first = next(line for line in options["detail"].splitlines() if line.startswith("1. "))
-    assert first.startswith("1. **Platinum re-challenge")
-    assert ": recommended." in first
-    assert "ORR 49%" in first and "(Tian et al. 2026 (ANNAB))" in first
+    assert first.startswith("1. **Platinum re-challenge**: recommended (287 days platinum-free).")
+    assert "ORR 49% in sensitive relapse (Baize et al. 2020, randomised phase 3)." in first
 
 
 def test_the_recommended_option_comes_first() -> None:
@@ -155,7 +155,7 @@ def test_second_line_decision_has_no_trial_card() -> None:
     """§10: at a second-line decision the trial card is left out."""
     cards = cards_of("second-line-decision-after-chemo-io")
     assert len(cards) == 2
-    assert "Nab-paclitaxel plus anlotinib" in cards[1]["detail"]
+    assert "**Nab-paclitaxel + anlotinib**" in cards[1]["detail"]
 
 
 def test_incomplete_data_turns_the_summary_into_a_warning_listing_what_to_check() -> None:

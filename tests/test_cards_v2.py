@@ -52,8 +52,10 @@ def test_a_90_to_179_day_interval_states_both_definitions() -> None:
         "the ANNAB study" in card["detail"]
     )
     options = patient_view_cards(evaluation, base_url=BASE)[1]
-    rechallenge = next(x for x in options["detail"].splitlines() if "re-challenge" in x)
-    assert "resistant by the 180-day definition of the ANNAB study" in rechallenge
+    rechallenge = next(x for x in options["detail"].splitlines() if x.startswith("1. "))
+    # v3: the entry names no class, so it cannot contradict the summary
+    assert "**Platinum re-challenge**: consider (133 days platinum-free, under 180)." in rechallenge
+    assert "sensitive relapse" in rechallenge and "sensitive by" not in rechallenge
 
 
 def test_a_late_interval_names_one_class_only() -> None:
@@ -161,7 +163,5 @@ def test_the_annab_card_carries_the_study_population_and_the_patients_place_in_i
     observations = (worsened("2026-09-14"), lab("89247-1", "2026-11-02", 2))
     evaluation = evaluate(record(*meds, observations=observations), today=TODAY)
     (_, card) = patient_view_cards(evaluation, base_url=BASE)
-    lines = card["detail"].split("\n")
-    entry = next(i for i, x in enumerate(lines) if "**Nab-paclitaxel plus anlotinib" in x)
-    assert lines[entry + 1].lstrip().startswith("Study population:")
-    assert "ECOG 2 on 2026\\-11\\-02; the study required ECOG 0–1" in lines[entry + 1]
+    entry = next(x for x in card["detail"].split("\n") if "**Nab-paclitaxel + anlotinib" in x)
+    assert "Study population: ECOG 2 on 2026\\-11\\-02 \\(study: ECOG 0–1\\); not" in entry

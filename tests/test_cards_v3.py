@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from service.cards import SUMMARY_LIMIT, order_cards, patient_view_cards
+from service.cards.markdown import words
+from service.cards.option_card import ENTRY_WORDS
 from service.engine import evaluate
-from service.engine.model import Evaluation
-from service.engine.options import RELAPSE_AGENTS
+from service.engine.model import Evaluation, Note, OptionReason, OptionResult, Reading
+from service.engine.options import OPTION_IDS, RELAPSE_AGENTS
 from service.fhir import build_records, load_path
+from service.knowledge import load_knowledge
 from service.smart.chart import timeline
 from tests.builders import cycles, lab, record, worsened
 from tests.conftest import FIXTURES
@@ -234,3 +237,192 @@ def test_other_verdicts_list_what_was_not_checked_last(scenario: str, verdict: s
     rows = [line for line in card["detail"].splitlines() if line.startswith("- ")]
     assert rows[-1] == f"- **Not checked:** {NOT_CHECKED}"
     assert not BARE_ELIGIBLE.search(card["detail"])
+
+
+# --- §9: the options card ------------------------------------------------------------------
+
+KNOWLEDGE = load_knowledge()
+ENTRY = re.compile(r"^\d+\. ")
+PREDATE = "Figures predate first-line checkpoint inhibitors."
+NO_STANDARD = "No standard second-line treatment after first-line chemo-immunotherapy"
+DECISION_SCENARIOS = [s for s in SCENARIOS if evaluation_of(s).options]
+
+
+def options_card_of(evaluation: Evaluation) -> dict[str, Any]:
+    (card,) = [
+        c
+        for c in patient_view_cards(evaluation, base_url=BASE)
+        if c["summary"].startswith(f"Line {evaluation.next_line} options:")
+    ]
+    return card
+
+
+def entries(card: dict[str, Any]) -> dict[str, str]:
+    """Option id -> its entry, read from each entry's evidence link."""
+    found = {}
+    for line in card["detail"].splitlines():
+        if ENTRY.match(line):
+            (option_id,) = re.findall(rf"\]\({re.escape(BASE)}/evidence/([a-z-]+)\)$", line)
+            found[option_id] = line
+    return found
+
+
+def test_words_are_counted_as_a_reader_reads_them() -> None:
+    """The count of §9's 35 words: a link by its label, no list marker, no markup."""
+    entry = "1. **Lurbinectedin**: consider. ORR 35.2% \\(x\\) [Full evidence](https://a/b)"
+    assert words(entry) == 7
+    assert words("Study population: ECOG 2 on 2026\\-11\\-02; not in the record: ANC") == 11
+
+
+@pytest.mark.parametrize("scenario", DECISION_SCENARIOS)
+def test_the_options_card_opens_with_the_ranked_names(scenario: str) -> None:
+    """§9 v3: the detail's first line lists every shown option, ranked, by its short name."""
+    evaluation = evaluation_of(scenario)
+    card = options_card_of(evaluation)
+    names = [KNOWLEDGE.option(o.id).short_title for o in evaluation.options]
+    first = card["detail"].splitlines()[0]
+    assert first == f"**Line {evaluation.next_line} options:** " + " · ".join(names)
+    assert list(entries(card)) == [o.id for o in evaluation.options]
+
+
+@pytest.mark.parametrize("scenario", DECISION_SCENARIOS)
+def test_no_entry_passes_35_words_and_none_is_filler(scenario: str) -> None:
+    """§9 v3: each entry in at most 35 words (markdown.words), with its status and its link,
+    and without "why shown" filler."""
+    evaluation = evaluation_of(scenario)
+    card = options_card_of(evaluation)
+    filler = KNOWLEDGE.wording.option_reasons.after_platinum
+    for option in evaluation.options:
+        entry = entries(card)[option.id]
+        assert words(entry) <= ENTRY_WORDS, entry
+        assert f"**: {option.status}" in entry
+        assert filler not in entry
+    assert len(card["summary"]) < SUMMARY_LIMIT
+
+
+def every_note() -> tuple[Note, ...]:
+    """Every kind of study-population note the engine gives an option, at its longest."""
+    reading = Reading(
+        name="total bilirubin",
+        value=12.5,
+        unit="mg/dL",
+        day=date(2024, 3, 2),
+        source="Observation/bilirubin-2024-03-02",
+        fresh=False,
+    )
+    pressure = Note.of("criterion_blood_pressure", systolic=160, diastolic=100)
+    limited = Note.of("stage_limited_at_relapse", condition="Condition/recurrence-restaged")
+    return (
+        Note.of("annab_stage", stage=limited),
+        Note.of("tarlatamab_stage", stage=Note.of("stage_limited", condition="Condition/c1")),
+        Note.of("age_missing"),
+        Note.of("age_outside", age="76–77", low=18, high=75),
+        Note.of("study_reading_stale", reading=reading, days=30, criterion=pressure),
+        Note.of(
+            "study_reading_unread",
+            reading=replace(reading, value=None, recorded_unit="umol/L"),
+            criterion=Note.of("criterion_bilirubin", most=2.0),
+        ),
+        Note.of(
+            "study_reading_outside",
+            reading=replace(reading, fresh=True),
+            criterion=Note.of("criterion_bilirubin", most=2.0),
+        ),
+        Note.of("study_missing", names="ECOG, ANC, platelets, WBC, albumin, creatinine"),
+        Note.of(
+            "prior_antiangiogenic",
+            treatments="bevacizumab (MedicationStatement/ms4), bevacizumab (MedicationRequest/ms8)",
+        ),
+    )
+
+
+@pytest.mark.parametrize("next_line", [2, 3])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "rechallenge-window",
+        "rechallenge-window-later-line",
+        "rechallenge-window-poor-performance",
+        "sensitive-below-window",
+    ],
+)
+def test_the_worst_case_keeps_every_entry_within_35_words(
+    next_line: int, reason: OptionReason
+) -> None:
+    """All ten options after first-line chemo-immunotherapy, an estimated interval of three
+    digits, and every note on every option: each entry still fits, its notes cut with "…"
+    and the card saying where they are in full."""
+    base = evaluation_of("second-line-decision-after-chemo-io")
+    assert base.platinum is not None and base.first_line_chemo_immunotherapy
+    status = "recommended" if reason == "rechallenge-window" else "consider"
+    options = tuple(OptionResult(o, "consider") for o in OPTION_IDS if o != "platinum-rechallenge")
+    evaluation = replace(
+        base,
+        lines=base.lines * (next_line - 1),
+        next_line=next_line,
+        platinum=replace(base.platinum, interval_days=179, estimated=True),
+        options=(OptionResult("platinum-rechallenge", status, reason), *options),
+        population_notes=tuple((o, every_note()) for o in OPTION_IDS),
+    )
+    card = options_card_of(evaluation)
+    found = entries(card)
+    assert list(found) == list(OPTION_IDS)
+    for entry in found.values():
+        assert words(entry) <= ENTRY_WORDS, entry
+        assert "Study population: " in entry and "…" in entry
+    assert card["detail"].endswith(f"\n\n{KNOWLEDGE.wording.options.notes_cut}")
+
+
+def test_notes_that_fit_are_whole_and_the_card_says_nothing_of_cuts() -> None:
+    """limited-stage-unstaged-third-line: the tarlatamab note fits, whole, ending in "."."""
+    card = options_card_of(evaluation_of("limited-stage-unstaged-third-line"))
+    assert entries(card)["tarlatamab"].endswith(
+        "Study population: indicated for extensive\\-stage disease; limited stage at diagnosis "
+        "only \\(Condition/c1\\). [Evidence](http://localhost:8080/evidence/tarlatamab)"
+    )
+    assert "…" not in card["detail"]
+
+
+@pytest.mark.parametrize(
+    ("option_id", "note"),
+    [
+        ("amrubicin", "Preferred second line in Japan."),
+        ("anlotinib", "Approved in China as third line (NMPA, 2019)."),
+        ("nab-paclitaxel-anlotinib", "Affordable and available in China."),
+    ],
+)
+def test_the_availability_notes_of_9_are_on_their_entries(option_id: str, note: str) -> None:
+    """§9 v3: amrubicin, Japan; anlotinib and ANNAB, China (003_…), wherever shown."""
+    shown = 0
+    for scenario in DECISION_SCENARIOS:
+        found = entries(options_card_of(evaluation_of(scenario)))
+        if option_id in found:
+            assert note in found[option_id]
+            shown += 1
+    assert shown
+
+
+@pytest.mark.parametrize(
+    ("scenario", "next_line", "predate", "no_standard"),
+    [
+        ("sensitive-late-relapse", 2, True, True),  # line 2 after chemo-immunotherapy
+        ("third-line", 3, True, False),  # line 3 after chemo-immunotherapy
+        ("cisplatin-to-carboplatin-switch", 2, False, False),  # line 2, no immunotherapy
+        ("rechallenge-window-third-line", 3, False, False),  # line 3, no immunotherapy
+    ],
+)
+def test_the_chemo_immunotherapy_sentences_appear_exactly_when_they_should(
+    scenario: str, next_line: int, predate: bool, no_standard: bool
+) -> None:
+    """§9 v3: after first-line chemo-immunotherapy the re-challenge's figures predate
+    checkpoint inhibitors (any line); "no standard second-line treatment after first-line
+    chemo-immunotherapy" only at line 2 after it."""
+    evaluation = evaluation_of(scenario)
+    assert evaluation.next_line == next_line
+    assert evaluation.first_line_chemo_immunotherapy is predate
+    card = options_card_of(evaluation)
+    found = entries(card)
+    assert (PREDATE in found["platinum-rechallenge"]) is predate
+    assert (NO_STANDARD in found["clinical-trial"]) is no_standard
+    assert card["detail"].count(PREDATE) == int(predate)
+    assert card["detail"].count(NO_STANDARD) == int(no_standard)

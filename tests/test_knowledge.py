@@ -117,10 +117,13 @@ def test_every_option_has_a_short_key_figure_from_a_cited_document(option_id: st
 
 
 def test_anlotinib_key_figure_differs_by_line() -> None:
-    """Anlotinib shows Du et al. (ORR 20.0%) at line 2 and ALTER 1202 from line 3."""
+    """Anlotinib shows Du et al. (ORR 20.0%) at line 2 and ALTER 1202 from line 3, each
+    with its study and design."""
     anlotinib = load_knowledge().option("anlotinib")
     assert "20.0%" in anlotinib.key_figure_for(2)
-    assert all("ALTER 1202" in anlotinib.key_figure_for(n) for n in (3, 4))
+    assert anlotinib.key_study_for(2) == "Du et al. 2024, retrospective cohort"
+    assert all("+3.4 months" in anlotinib.key_figure_for(n) for n in (3, 4))
+    assert all(anlotinib.key_study_for(n) == "ALTER 1202, randomised phase 2" for n in (3, 4))
     with pytest.raises(ValueError, match="from line 2"):
         anlotinib.key_figure_for(1)
 
@@ -268,6 +271,7 @@ def test_evidence_without_a_line_applies_at_every_line() -> None:
     option = Option(
         id="anlotinib",
         title="Anlotinib",
+        short_title="Anlotinib",
         regimen="Anlotinib alone.",
         when="From line 2.",
         key_figure="ORR 20.0%",
@@ -333,6 +337,41 @@ def test_a_file_of_unknown_kind_is_rejected(copy: Path) -> None:
     """Only option-*.toml, trial-*.toml and sources.toml files belong in cards/."""
     (copy / "notes.toml").write_text('text = "x"\n', "utf-8")
     assert "notes.toml" == rejected(copy).file
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "option-topotecan.toml",
+            'key_study = "Takahashi et al. 2023, randomised"',
+            'key_study = "Takahashi et al. 2023, randomised"\nkey_study_later = "x"',
+            "no key_figure_later",
+        ),
+        (
+            "option-amrubicin.toml",
+            'text = "Preferred second line in Japan.", document = "003_4cac35924055ddfc.txt"',
+            'text = "Preferred second line in Japan.", document = "002_7502c6c1fab9d4d0.txt"',
+            "availability_note.document: 002_7502c6c1fab9d4d0.txt is not among the citations",
+        ),
+        (
+            "option-amrubicin.toml",
+            'short_title = "Amrubicin"',
+            'short_title = "Amrubicin, an anthracycline given alone"',
+            "at most 30 characters",
+        ),
+    ],
+    ids=["later-study-alone", "uncited-availability-document", "long-short-title"],
+)
+def test_the_options_card_fields_are_checked(
+    copy: Path, file: str, old: str, new: str, message: str
+) -> None:
+    """§9 v3 fields: a later study needs its later figure, the card's statements cite a
+    document of the option, its name fits the ranked line."""
+    edit(copy / file, old, new)
+    error = rejected(copy)
+    assert file == error.file
+    assert message in str(error)
 
 
 def test_invalid_toml_is_rejected(copy: Path) -> None:
@@ -610,6 +649,7 @@ def one_option(
     option = Option(
         id="lurbinectedin",
         title="Lurbinectedin",
+        short_title="Lurbinectedin",
         regimen="Lurbinectedin alone.",
         when="Any relapse after a platinum line.",
         key_figure=key_figure,
@@ -707,11 +747,35 @@ def test_a_changed_figure_in_a_shipped_key_figure_is_reported(copy: Path) -> Non
 
 @needs_docs
 def test_a_made_up_figure_in_a_later_key_figure_is_reported(copy: Path) -> None:
-    """Anlotinib's third-line key figure with ORR 4.9% turned into 9.4% is reported."""
-    edit(copy / "option-anlotinib.toml", "vs placebo, ORR 4.9%", "vs placebo, ORR 9.4%")
+    """Anlotinib's third-line key figure with PFS +3.4 months turned into +9.4 is reported."""
+    edit(copy / "option-anlotinib.toml", "PFS +3.4 months vs placebo", "PFS +9.4 months vs placebo")
     assert [
         f"option anlotinib (option-anlotinib.toml): key_figure_later states '9.4', "
         f"not found in {D003}"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@needs_docs
+def test_a_made_up_year_in_a_key_study_is_reported(copy: Path) -> None:
+    """The study a key figure comes from is held to its document too (2020 -> 2029)."""
+    edit(copy / "option-platinum-rechallenge.toml", "Baize et al. 2020", "Baize et al. 2029")
+    assert [
+        "option platinum-rechallenge (option-platinum-rechallenge.toml): key_study states "
+        f"'2029', not found in {D003}"
+    ] == check_against_documents(load_knowledge_from(copy), DOCS)
+
+
+@needs_docs
+def test_a_made_up_figure_in_an_availability_note_is_reported(copy: Path) -> None:
+    """The options card's availability note quotes its figures like an evidence bullet."""
+    edit(
+        copy / "option-anlotinib.toml",
+        'NMPA, 2019).", numbers = ["2019"]',
+        'NMPA, 2091).", numbers = ["2091"]',
+    )
+    assert [
+        "option anlotinib (option-anlotinib.toml) availability_note: evidence[0] number "
+        f"'2091' not found in {D003}"
     ] == check_against_documents(load_knowledge_from(copy), DOCS)
 
 

@@ -86,7 +86,7 @@ def test_a_placeholder_is_a_plain_name_and_double_braces_are_literal() -> None:
             "trial.registry",
             "Extra inputs are not permitted",
         ),
-        ('full_evidence = "Full evidence"\n', "", "options.full_evidence", "Field required"),
+        ('full_evidence = "Evidence"\n', "", "options.full_evidence", "Field required"),
         (
             'first_line = ["002_7502c6c1fab9d4d0.txt"]',
             'first_line = ["005_x.txt"]',
@@ -142,12 +142,20 @@ def test_a_wording_change_is_a_data_change(copy: Path) -> None:
 
 
 def test_an_options_reason_is_worded_by_the_knowledge_base() -> None:
-    """Shown after a platinum line: the wording's sentence; shown after chemo-immunotherapy
-    (nab-paclitaxel plus anlotinib): the option's own `when`."""
+    """On the options card, the re-challenge's status with [option_status]'s words, and no
+    "shown because" filler (v3); on a drafted order's card, [option_reasons]' sentence, or
+    the option's own `when` (nab-paclitaxel plus anlotinib after chemo-immunotherapy)."""
     knowledge = load_knowledge()
     _, options = cards_of("second-line-decision-after-chemo-io", knowledge)
-    entries = options["detail"].splitlines()
-    after_platinum = knowledge.wording.option_reasons.after_platinum
+    reasons = knowledge.wording.option_reasons
+    why = knowledge.wording.option_status.sensitive_below_window
+    assert f"consider ({why.format(interval='154 days', window_days=180)})." in options["detail"]
+    assert reasons.after_platinum not in options["detail"]
     annab = knowledge.option("nab-paclitaxel-anlotinib")
-    assert any(f"**Lurbinectedin**: consider. {after_platinum} " in x for x in entries)
-    assert any(f"**{annab.title}**: consider. {annab.when} " in x for x in entries)
+    assert annab.when not in options["detail"]
+    resources, warnings = load_path(FIXTURES / "second-line-decision-after-chemo-io.json")
+    (record,) = build_records(resources, warnings=warnings)
+    evaluation = evaluate(record, today=TODAY)
+    agents = ["lurbinectedin", "anlotinib", "nab-paclitaxel"]
+    lurbinectedin, *_ = order_cards(evaluation, agents, base_url=BASE, knowledge=knowledge)
+    assert f"(consider). {reasons.after_platinum} " in lurbinectedin["detail"]

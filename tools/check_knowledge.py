@@ -5,11 +5,12 @@
 prints each problem on a line and exits 1, or prints one "ok" line and exits 0
 (`make check-knowledge`; `make test` runs it too). A problem is a quoted figure that does
 not occur in the document its evidence bullet cites, a figure a bullet states but does
-not quote, a figure of an option's key figure not in its `key_figure_document`, a figure
-in another text of an option or trial (regimen, population, notes, trial facts, ...)
-found in none of the documents it cites, a figure a card's wording states (not fills in)
-found in no document, a source whose title, publisher or date its document does not give
-(or whose short label states a figure it does not), or a cited document missing.
+not quote, a figure of an option's key figure or key study not in its
+`key_figure_document`, a figure in another text of an option or trial (regimen,
+population, notes, trial facts, ...) found in none of the documents it cites, a figure a
+card's wording states (not fills in) found in no document, a source whose title,
+publisher or date its document does not give (or whose short label states a figure it
+does not), or a cited document missing.
 
 The documents are not part of the product, so neither is this check: `service.knowledge`
 loads and validates the cards at run time; this module, outside the package, holds them
@@ -118,6 +119,7 @@ def _figures(text: str) -> list[str]:
 def _option_texts(option: Option) -> Iterator[tuple[str, str]]:
     # `when` is left out: it states the product's own thresholds (CLINICAL_RULES §9).
     yield "title", option.title
+    yield "short_title", option.short_title
     yield "regimen", option.regimen
     if option.availability:
         yield "availability", option.availability
@@ -201,7 +203,12 @@ def _check_key_figures(where: str, option: Option, docs: _Documents) -> list[str
     if text is None:
         return []
     problems = []
-    lines = [("key_figure", option.key_figure), ("key_figure_later", option.key_figure_later)]
+    lines = [
+        ("key_figure", option.key_figure),
+        ("key_study", option.key_study),
+        ("key_figure_later", option.key_figure_later),
+        ("key_study_later", option.key_study_later),
+    ]
     for field, line in lines:
         for figure in _figures(line or ""):
             if not _occurs(figure, text):
@@ -248,9 +255,10 @@ def _check_source(source: Source, docs: _Documents) -> list[str]:
 def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
     """Problems found checking the knowledge against the source documents in `docs_dir`.
 
-    Every quoted number of every evidence bullet must occur in the document the bullet
-    cites, and every figure a bullet states must be among its quoted numbers; every
-    figure of an option's key figure (and later-line key figure) must occur in its
+    Every quoted number of every evidence bullet (and of an option's availability note and
+    its sentence after chemo-immunotherapy) must occur in the document the bullet cites,
+    and every figure a bullet states must be among its quoted numbers; every figure of an
+    option's key figure and key study (and their later-line ones) must occur in its
     `key_figure_document`; figures in the other texts (regimen, availability, population,
     safety, notes, citation labels, trial criteria) must occur in a document the option or
     trial cites. Each source's title, publisher and date (in any usual spelling) must occur
@@ -263,6 +271,9 @@ def check_against_documents(knowledge: Knowledge, docs_dir: Path) -> list[str]:
         where = f"option {option.id} (option-{option.id}.toml)"
         cited = [c.document for c in option.citations]
         problems += _check_evidence(where, option.evidence, docs)
+        for field in ("availability_note", "after_chemo_immunotherapy"):
+            if (statement := getattr(option, field)) is not None:
+                problems += _check_evidence(f"{where} {field}", [statement], docs)
         problems += _check_key_figures(where, option, docs)
         problems += _check_texts(where, _option_texts(option), cited, docs)
         for i, citation in enumerate(option.citations):

@@ -10,8 +10,10 @@ patients, so (issue 10):
 
 - `patient-view` gives at most three cards: the summary (CLINICAL_RULES §11, with a
   `smart` link that opens the relapse timeline), at a decision point one options card
-  (ranked, one or two lines an option, each with its key figure, its source and a link
-  to the full evidence), and the trial card when §10 shows the trial;
+  (the ranked names on its first line, then an entry of at most 35 words an option:
+  status, one key figure with its study and design, availability and study-population
+  notes, a link to the full evidence; §9 v3), and the trial card when §10 shows the
+  trial;
 - the disclaimer appears once per response; no internal file name appears anywhere;
 - every card's `source` is the short label of its document with the URL of the
   service's own page about it (`/sources/<id>`); full evidence is one click away

@@ -114,10 +114,11 @@ class Frame:
         return self.evaluation.diagnosis.stage or self.words.card.unknown_stage
 
     def key_figure(self, option: Option) -> tuple[str, str]:
-        """The option's key figure for this line, and the document it comes from."""
-        if (self.evaluation.next_line or 0) >= 3 and option.key_figure_later:
-            return option.key_figure_later, option.key_figure_document
-        return option.key_figure, option.key_figure_document
+        """The option's key figure for this line, and what it comes from: its study with
+        the study's design where the option names one, else its document's short label."""
+        next_line = max(self.evaluation.next_line or 2, 2)
+        study = option.key_study_for(next_line) or self.short_label(option.key_figure_document)
+        return option.key_figure_for(next_line), study
 
     def interval_words(self, days: int | None) -> str:
         """An interval in words: "progression 84 days after the last platinum dose"; at

@@ -64,7 +64,7 @@ def _option_entry(frame: Frame, verdict: OrderVerdict) -> dict[str, Any]:
     w = frame.words.orders
     shown = next(o for o in frame.evaluation.options if o.id == verdict.option)
     option = frame.knowledge.option(shown.id)
-    figure, document = frame.key_figure(option)
+    figure, study = frame.key_figure(option)
     line = frame.evaluation.next_line
     detail = w.option_detail.format(
         title=option.title,
@@ -72,7 +72,7 @@ def _option_entry(frame: Frame, verdict: OrderVerdict) -> dict[str, Any]:
         status=shown.status,
         reason=reason_text(frame, shown),
         figure=figure,
-        source=frame.short_label(document),
+        study=study,
     )
     if option.safety:
         detail += "\n\n" + bullets(w.safety_title, option.safety)

@@ -23,7 +23,7 @@ documents themselves, by `tools.check_knowledge` (`make check-knowledge`).
 
 from __future__ import annotations
 
-from service.knowledge.base import DOCUMENTS, KEY_FIGURE_MAX, SHORT_LABEL_MAX
+from service.knowledge.base import DOCUMENTS, KEY_FIGURE_MAX, SHORT_LABEL_MAX, SHORT_TITLE_MAX
 from service.knowledge.loader import (
     KNOWLEDGE_PACKAGE,
     SOURCES_FILE,
@@ -53,6 +53,7 @@ __all__ = [
     "KEY_FIGURE_MAX",
     "KNOWLEDGE_PACKAGE",
     "SHORT_LABEL_MAX",
+    "SHORT_TITLE_MAX",
     "SOURCES_FILE",
     "WORDING_FILE",
     "Citation",

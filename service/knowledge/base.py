@@ -29,7 +29,9 @@ __all__ = [
     "NonEmpty",
     "PartialDate",
     "SHORT_LABEL_MAX",
+    "SHORT_TITLE_MAX",
     "ShortLabel",
+    "ShortTitle",
     "SourceId",
     "Text",
     "Url",
@@ -71,6 +73,9 @@ KeyFigure = Annotated[str, one_line(KEY_FIGURE_MAX), AfterValidator(no_file_name
 # What a card shows as an item's source, e.g. "Tian et al. 2026 (ANNAB)".
 SHORT_LABEL_MAX = 40
 ShortLabel = Annotated[str, one_line(SHORT_LABEL_MAX), AfterValidator(no_file_name)]
+# An option's name on the options card's ranked line, e.g. "Platinum re-challenge".
+SHORT_TITLE_MAX = 30
+ShortTitle = Annotated[str, one_line(SHORT_TITLE_MAX), AfterValidator(no_file_name)]
 SourceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 
 

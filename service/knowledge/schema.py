@@ -1,7 +1,10 @@
 """The models of the knowledge base: options (§9), trials (§10), sources, the whole.
 
-An option file gives its regimen, when the product shows it, its key figure (one short
-line, `Option.key_figure_for(next_line)`), evidence bullets with the figures they quote
+An option file gives its name on the options card (`short_title`), its regimen, when the
+product shows it, its key figure (one short line, `Option.key_figure_for(next_line)`)
+with the study and design it comes from (`Option.key_study_for(next_line)`), the
+options card's availability note and its sentence after first-line chemo-immunotherapy
+(each an evidence bullet, with its document), evidence bullets with the figures they quote
 (a bullet may apply at one line only: `Option.evidence_for(next_line)` gives those for a
 line), whom the evidence's study enrolled where a document says so (`population`), its
 toxicity (`safety`) apart from access and regulatory status (`availability`), and
@@ -25,6 +28,7 @@ from service.knowledge.base import (
     NonEmpty,
     PartialDate,
     ShortLabel,
+    ShortTitle,
     SourceId,
     Text,
     Url,
@@ -134,20 +138,32 @@ _AVAILABILITY_WORDS = re.compile(
 class Option(Entry):
     """One option of §9: what it is, when it is shown, its key figure, evidence and sources.
 
-    `key_figure` is the one line a card shows for the option (at most 90 characters),
-    taken from `key_figure_document`; `key_figure_later`, where the evidence differs from
-    the third line on, replaces it there (same document): `key_figure_for(next_line)`.
-    `safety` is toxicity only; access, cost and regulatory status go under `availability`.
+    `short_title` is the option's name on the options card (its ranked line and its
+    entry; at most 30 characters), `title` its full name elsewhere. `key_figure` is the one
+    figure a card shows for the option (at most 90 characters), taken from
+    `key_figure_document`; `key_study` names the study it comes from with its design
+    ("Baize et al. 2020, randomised phase 3"), where there is one. `key_figure_later` and
+    `key_study_later`, where the evidence differs from the third line on, replace them
+    there (same document): `key_figure_for(next_line)`, `key_study_for(next_line)`.
+    `safety` is toxicity only; access, cost and regulatory status go under `availability`,
+    whose one short sentence for the options card is `availability_note` (§9 v3).
+    `after_chemo_immunotherapy` is what the options card adds after first-line
+    chemo-immunotherapy (at its `line` only, where it gives one).
     """
 
     id: Text
     title: Text
+    short_title: ShortTitle
     regimen: Text
     when: Text
     key_figure: KeyFigure
+    key_study: Text | None = None
     key_figure_later: KeyFigure | None = None
+    key_study_later: Text | None = None
     key_figure_document: DocumentName
     availability: Text | None = None
+    availability_note: Evidence | None = None
+    after_chemo_immunotherapy: Evidence | None = None
     population: Text | None = None  # whom the evidence's study enrolled, where it says
     safety: tuple[Text, ...] = ()
     notes: tuple[Text, ...] = ()
@@ -175,7 +191,17 @@ class Option(Entry):
     @model_validator(mode="after")
     def _evidence_cited(self) -> Self:
         used = [(f"evidence[{i}].document", e.document) for i, e in enumerate(self.evidence)]
-        _cited(self.citations, [*used, ("key_figure_document", self.key_figure_document)])
+        used.append(("key_figure_document", self.key_figure_document))
+        for field in ("availability_note", "after_chemo_immunotherapy"):
+            if (statement := getattr(self, field)) is not None:
+                used.append((f"{field}.document", statement.document))
+        _cited(self.citations, used)
+        return self
+
+    @model_validator(mode="after")
+    def _later_study_with_its_figure(self) -> Self:
+        if self.key_study_later and not self.key_figure_later:
+            raise ValueError("key_study_later: there is no key_figure_later for it to name")
         return self
 
     @model_validator(mode="after")
@@ -203,6 +229,19 @@ class Option(Entry):
         if _evidence_line(next_line) == "third-or-later" and self.key_figure_later:
             return self.key_figure_later
         return self.key_figure
+
+    def key_study_for(self, next_line: int) -> str | None:
+        """The study of `key_figure_for(next_line)`, with its design, if it names one."""
+        if _evidence_line(next_line) == "third-or-later" and self.key_figure_later:
+            return self.key_study_later
+        return self.key_study
+
+    def after_chemo_immunotherapy_for(self, next_line: int) -> Evidence | None:
+        """What the options card adds at `next_line` after first-line chemo-immunotherapy."""
+        statement = self.after_chemo_immunotherapy
+        if statement is None or statement.line not in (None, _evidence_line(next_line)):
+            return None
+        return statement
 
 
 class TrialCriterion(Entry):
@@ -250,6 +289,9 @@ def _documents_used(item: Option | Trial | Wording) -> Iterator[tuple[str, str]]
         yield f"citations[{i}].document", citation.document
     if isinstance(item, Option):
         yield "key_figure_document", item.key_figure_document
+        for field in ("availability_note", "after_chemo_immunotherapy"):
+            if (statement := getattr(item, field)) is not None:
+                yield f"{field}.document", statement.document
 
 
 def unsourced(

@@ -212,13 +212,26 @@ class OptionsWords(Entry):
 
     summary: Annotated[Text, uses("line", "title", "status")]
     summary_more: Annotated[Text, uses("line", "title", "status", "more")]
-    heading: Annotated[Text, uses("line")]
-    entry: Annotated[Text, uses("title", "status", "figure", "source")]
-    entry_with_reason: Annotated[Text, uses("title", "status", "reason", "figure", "source")]
+    heading: Annotated[Text, uses("line", "names")]
+    entry: Annotated[Text, uses("title", "status", "figure", "study")]
+    entry_with_reason: Annotated[Text, uses("title", "status", "reason", "figure", "study")]
+    cited: Annotated[Text, uses("statement", "source")]
     full_evidence: Words
     study_population: Annotated[Text, uses("notes")]
     other_cancer: Annotated[Text, uses("notes")]
+    study_population_cut: Annotated[Text, uses("notes")]
+    notes_cut: Words
     evidence_link: Annotated[Text, uses("line")]
+
+
+class OptionStatusWords(Entry):
+    """Why the platinum re-challenge has its status, on the options card: one template per
+    `OptionReason` that explains a status (§7, §9)."""
+
+    rechallenge_window: Annotated[Text, uses("interval")]
+    rechallenge_window_later_line: Words
+    rechallenge_window_poor_performance: Words
+    sensitive_below_window: Annotated[Text, uses("interval", "window_days")]
 
 
 class OptionReasonWords(Entry):
@@ -272,7 +285,7 @@ class OrderWords(Entry):
     """Drafted orders (order-select / order-sign): one pair per engine verdict."""
 
     option_summary: Annotated[Text, uses("title", "line", "status")]
-    option_detail: Annotated[Text, uses("title", "line", "status", "reason", "figure", "source")]
+    option_detail: Annotated[Text, uses("title", "line", "status", "reason", "figure", "study")]
     safety_title: Words
     evidence_link: Annotated[Text, uses("title")]
     early_platinum_relapse_summary: Annotated[Text, uses("name", "sensitivity")]
@@ -343,6 +356,7 @@ class Wording(Entry):
     check: CheckWords
     no_therapy: NoTherapyWords
     options: OptionsWords
+    option_status: OptionStatusWords
     option_reasons: OptionReasonWords
     trial: TrialWords
     orders: OrderWords

@@ -94,7 +94,7 @@ def test_limited_stage_at_diagnosis_only_keeps_tarlatamab_with_a_note() -> None:
     )
     assert "tarlatamab" in [o.id for o in result.options]
     (note,) = worded_notes(result, "tarlatamab")
-    assert note.startswith("indicated for extensive-stage disease; limited stage recorded at")
+    assert note.startswith("indicated for extensive-stage disease; limited stage at diagnosis")
 
 
 def test_limited_stage_staged_at_relapse_hides_tarlatamab() -> None:

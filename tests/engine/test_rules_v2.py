@@ -486,10 +486,10 @@ def test_annab_population_notes_name_each_value_outside_with_its_date() -> None:
     )
     assert "nab-paclitaxel-anlotinib" in ids(result)
     assert worded_notes(result, "nab-paclitaxel-anlotinib") == (
-        "age 78; the study enrolled ages 18–75",
-        "ECOG 2 on 2026-11-02; the study required ECOG 0–1",
-        "platelets 80 x10^9/L on 2026-11-02; the study required platelets ≥ 90 x10^9/L",
-        "WBC 4 x10^9/L on 2024-05-01, older than 30 days (the study required WBC ≥ 3 x10^9/L)",
+        "age 78 (study: 18–75)",
+        "ECOG 2 on 2026-11-02 (study: ECOG 0–1)",
+        "platelets 80 x10^9/L on 2026-11-02 (study: platelets ≥ 90 x10^9/L)",
+        "WBC 4 x10^9/L on 2024-05-01, older than 30 days (study: WBC ≥ 3 x10^9/L)",
         "not in the record: total bilirubin, albumin, creatinine, blood pressure",
     )
 
@@ -512,7 +512,9 @@ def test_blood_pressure_panel_components_are_read() -> None:
         record(*chemo_io(), observations=(worsened("2026-10-05"), panel)), today=TODAY
     )
     notes = worded_notes(result, "nab-paclitaxel-anlotinib")
-    assert any(n.startswith("systolic blood pressure 165 mmHg on 2026-11-02; ") for n in notes)
+    assert any(
+        n.startswith("systolic blood pressure 165 mmHg on 2026-11-02 (study: ") for n in notes
+    )
     assert not any(n.startswith("diastolic") for n in notes)
 
 
