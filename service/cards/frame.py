@@ -120,6 +120,11 @@ class Frame:
         study = option.key_study_for(next_line) or self.short_label(option.key_figure_document)
         return option.key_figure_for(next_line), study
 
+    def day_count(self, days: int) -> str:
+        """ "1 day", "84 days": a count of days as the cards write it."""
+        w = self.words.platinum
+        return w.one_day if days == 1 else w.days.format(count=days)
+
     def interval_words(self, days: int | None) -> str:
         """An interval in words: "progression 84 days after the last platinum dose"; at
         0 days or fewer "progressed during platinum therapy (6 days before the last
@@ -128,6 +133,6 @@ class Frame:
         if days is None:
             return w.interval_unknown
         if days <= 0:
-            when = w.before_last_dose.format(days=-days) if days else w.on_last_dose
+            when = w.before_last_dose.format(days=self.day_count(-days)) if days else w.on_last_dose
             return w.during_platinum.format(when=when)
-        return w.after_last_dose.format(days=days)
+        return w.after_last_dose.format(days=self.day_count(days))

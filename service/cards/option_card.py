@@ -145,7 +145,8 @@ def _reason_words(frame: Frame, shown: OptionResult, template: str) -> str:
     t = frame.thresholds
     p = frame.evaluation.platinum  # a re-challenge reason comes with an interval
     days = p.interval_days if p else None
-    interval = (w.interval_estimated if p and p.estimated else w.interval).format(days=days)
+    counted = frame.day_count(days) if days is not None else ""
+    interval = (w.interval_estimated if p and p.estimated else w.interval).format(days=counted)
     return template.format(
         when=frame.knowledge.option(shown.id).when,
         interval=interval,

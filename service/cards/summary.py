@@ -211,7 +211,9 @@ def _platinum_text(frame: Frame, platinum: Platinum | None) -> str:
         if days <= 0:
             text += w.refractory.format(interval=frame.interval_words(days))
         else:
-            text += w.free_interval.format(days=days, sensitivity=platinum.sensitivity)
+            text += w.free_interval.format(
+                days=frame.day_count(days), sensitivity=platinum.sensitivity
+            )
             if platinum.annab_resistant:
                 text += " " + w.both_definitions.format(
                     sensitive_days=t.sensitive_days, annab_days=t.annab_resistant_days
@@ -225,7 +227,9 @@ def _platinum_text(frame: Frame, platinum: Platinum | None) -> str:
     elif platinum.sensitivity == "unknown":
         text += "; " + w.undated_relapse
     else:
-        text += "; " + w.no_progression.format(days=platinum.days_since_last_platinum)
+        text += "; " + w.no_progression.format(
+            days=frame.day_count(platinum.days_since_last_platinum)
+        )
     return text + "."
 
 

@@ -175,6 +175,8 @@ class PlatinumWords(Entry):
     before_last_dose: Annotated[Text, uses("days")]
     on_last_dose: Words
     after_last_dose: Annotated[Text, uses("days")]
+    one_day: Words
+    days: Annotated[Text, uses("count")]
 
 
 class PatientWords(Entry):

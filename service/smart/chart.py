@@ -53,7 +53,8 @@ def timeline(evaluation: Evaluation) -> dict[str, Any]:
             label = f"Progressed during platinum therapy (refractory{estimated})"
         elif e.platinum.interval_days is not None:
             label = (
-                f"Platinum-free interval: {e.platinum.interval_days} days "
+                f"Platinum-free interval: {e.platinum.interval_days} "
+                f"{'day' if e.platinum.interval_days == 1 else 'days'} "
                 f"({e.platinum.sensitivity}{estimated})"
             )
         platinum = {
