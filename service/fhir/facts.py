@@ -11,12 +11,9 @@ those of each Patient of a population.
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from fhir.resources.R4B.codeableconcept import CodeableConcept
@@ -34,6 +31,7 @@ from service.engine.record import (
     PatientFact,
     Record,
 )
+from service.fhir.dates import Dates, Span, day_of, model_day, partial_day, span_of
 from service.fhir.lenient import (
     codes_of,
     json_list,
@@ -46,35 +44,6 @@ from service.fhir.medication import drug_of
 from service.fhir.validation import Index, Item, Parsed, is_medication_kind
 
 __all__ = ["Builder", "record_of", "records_of"]
-
-# A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
-# `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
-# dateTime without a time as a `date`.
-_FhirDate = date | str
-_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-
-
-def _day(value: _FhirDate | None) -> date | None:
-    """A calendar day from a full FHIR date/dateTime; partial dates give None."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return None
-
-
-def _partial(value: _FhirDate | None, *, last: bool) -> date | None:
-    """§1: `YYYY` or `YYYY-MM` as its first day, or its last day when `last`."""
-    hit = _PARTIAL.match(value) if isinstance(value, str) else None
-    if hit is None:
-        return None
-    year = int(hit.group(1))
-    if hit.group(2) is None:
-        return date(year, 12, 31) if last else date(year, 1, 1)
-    month = int(hit.group(2))
-    if not 1 <= month <= 12:
-        return None
-    return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
 
 
 def _codes(concept: CodeableConcept | None) -> tuple[Code, ...]:
@@ -97,26 +66,6 @@ def _status_code(concept: CodeableConcept | None) -> str | None:
     return None
 
 
-class _Dates:
-    """Reads the dates of one resource, noting the partial ones for its warning."""
-
-    def __init__(self) -> None:
-        self.partial: list[str] = []
-
-    def read(self, name: str, value: _FhirDate | None, *, last: bool = False) -> date | None:
-        day = _day(value)
-        if day is None and value is not None:
-            day = _partial(value, last=last)
-            if day is not None:
-                self.partial.append(f"{name} '{value}'")
-        return day
-
-    def warning(self, ref: str) -> str | None:
-        if not self.partial:
-            return None
-        return f"{ref}: partial date {', '.join(self.partial)} (estimated)"
-
-
 class Builder:
     """Turns validated models into engine facts, resolving references."""
 
@@ -133,7 +82,7 @@ class Builder:
         medications = {item.ref: item.raw for item in parsed.items if item.kind == "Medication"}
         return cls(parsed.index, parsed.warnings, medications)
 
-    def _note(self, ref: str, dates: _Dates) -> None:
+    def _note(self, ref: str, dates: Dates) -> None:
         warning = dates.warning(ref)
         if warning:
             self.warnings.append(warning)
@@ -143,9 +92,9 @@ class Builder:
         return self.index.resolve(subject_reference(raw))
 
     def patient(self, ref: str, model: Patient) -> PatientFact:
-        dates = _Dates()
+        dates = Dates()
         birth = dates.read("birthDate", model.birthDate)
-        latest = _partial(model.birthDate, last=True) if dates.partial else None
+        latest = partial_day(model.birthDate, last=True) if dates.partial else None
         self._note(ref, dates)
         deceased = bool(model.deceasedBoolean) or model.deceasedDateTime is not None
         return PatientFact(ref=ref, birth_date=birth, deceased=deceased, birth_latest=latest)
@@ -159,7 +108,7 @@ class Builder:
         for stage in model.stage or []:
             stage_codes.extend(_codes(stage.summary))
             stage_texts.extend(_concept_texts(stage.summary))
-        dates = _Dates()
+        dates = Dates()
         onset = dates.read("onsetDateTime", model.onsetDateTime)
         onset_partial = bool(dates.partial)
         if onset is None and model.onsetPeriod is not None:
@@ -188,30 +137,30 @@ class Builder:
     def _resolve_medication(self, reference: str) -> dict[str, Any] | None:
         return self.medications.get(self.index.resolve(reference) or "")
 
-    def _when(self, kind: MedicationKind, raw: dict[str, Any], dates: _Dates) -> _Span:
+    def _when(self, kind: MedicationKind, raw: dict[str, Any], dates: Dates) -> Span:
         """§1 dates of an exposure, from the JSON of a validated resource."""
         if kind == "MedicationRequest":
             validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
             if validity.get("start") is not None:
-                return _span(dates, "dispenseRequest.validityPeriod", validity)
+                return span_of(dates, "dispenseRequest.validityPeriod", validity)
             if raw.get("authoredOn") is not None:
-                day = dates.read("authoredOn", _model_day(raw["authoredOn"]))
-                return _Span(day, day, problem=None if day else "authoredOn is not a date")
-            return _Span(None, None, problem=None)
+                day = dates.read("authoredOn", model_day(raw["authoredOn"]))
+                return Span(day, day, problem=None if day else "authoredOn is not a date")
+            return Span(None, None, problem=None)
         if raw.get("effectiveDateTime") is not None:
-            day = dates.read("effectiveDateTime", _model_day(raw["effectiveDateTime"]))
-            return _Span(day, day, problem=None if day else "effectiveDateTime is not a date")
+            day = dates.read("effectiveDateTime", model_day(raw["effectiveDateTime"]))
+            return Span(day, day, problem=None if day else "effectiveDateTime is not a date")
         period = raw.get("effectivePeriod")
         if isinstance(period, dict):
-            span = _span(dates, "effectivePeriod", period)
-            return _Span(
+            span = span_of(dates, "effectivePeriod", period)
+            return Span(
                 span.start,
                 span.end,
                 problem=span.problem,
                 end_partial=span.end_partial,
                 open_ended=kind == "MedicationStatement" and period.get("end") is None,
             )
-        return _Span(None, None, problem=None)
+        return Span(None, None, problem=None)
 
     def medication(
         self, ref: str, kind: MedicationKind, raw: dict[str, Any], *, problem: str | None
@@ -219,8 +168,8 @@ class Builder:
         """The fact of a drug record; `problem` says why it failed validation (its dates
         are then not read)."""
         drug = drug_of(raw, self._resolve_medication)
-        dates = _Dates()
-        unread = _Span(None, None, problem=None)
+        dates = Dates()
+        unread = Span(None, None, problem=None)
         span = unread if problem is not None else self._when(kind, raw, dates)
         self._note(ref, dates)
         start, end = span.start, span.end
@@ -255,8 +204,8 @@ class Builder:
         )
 
     def observation(self, ref: str, model: Observation) -> ObservationFact:
-        dates = _Dates()
-        effective = dates.read("effectiveDateTime", model.effectiveDateTime) or _day(
+        dates = Dates()
+        effective = dates.read("effectiveDateTime", model.effectiveDateTime) or day_of(
             model.effectiveInstant
         )
         if effective is None and model.effectivePeriod is not None:
@@ -294,41 +243,6 @@ def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, 
     if model.valueInteger is not None:
         return float(model.valueInteger), None
     return None, None
-
-
-def _model_day(value: str | None) -> _FhirDate | None:
-    """A JSON date string as the models read it: full dates become `date`s."""
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return value
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    start: date | None
-    end: date | None
-    problem: str | None
-    end_partial: bool = False
-    open_ended: bool = False
-
-
-def _span(dates: _Dates, name: str, period: dict[str, Any]) -> _Span:
-    """A Period's days: start, end (else the start day), partial ones read by §1."""
-    raw_start, raw_end = period.get("start"), period.get("end")
-    start = dates.read(f"{name}.start", _model_day(raw_start))
-    if start is None:
-        problem = f"{name}.start is not a date" if raw_start is not None else f"{name} has no start"
-        return _Span(None, None, problem=problem)
-    if raw_end is None:
-        return _Span(start, start, problem=None)
-    before = len(dates.partial)
-    end = dates.read(f"{name}.end", _model_day(raw_end), last=True)
-    if end is None:
-        return _Span(None, None, problem=f"{name}.end is not a date")
-    return _Span(start, end, problem=None, end_partial=len(dates.partial) > before)
 
 
 @dataclass(slots=True)
