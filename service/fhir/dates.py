@@ -3,7 +3,8 @@
 A date or dateTime is its calendar day as written (no time-zone shift). A partial date
 (`YYYY`, `YYYY-MM`) is read, never dropped: a start or a single day is its first day, an
 end its last; `Dates` notes each partial date read so that the record's warning can name
-it. `span_of` reads a Period; `model_day` turns a JSON date string into the value the
+it. `span_of` reads a Period, `spans_of` several (a MedicationRequest's dosage
+instructions, `bounds_periods`); `model_day` turns a JSON date string into the value the
 fhir.resources models hold, for the readers that work on a resource's JSON.
 """
 
@@ -11,11 +12,23 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["Dates", "FhirDate", "Span", "day_of", "model_day", "partial_day", "span_of"]
+__all__ = [
+    "BOUNDS_PERIOD",
+    "Dates",
+    "FhirDate",
+    "Span",
+    "bounds_periods",
+    "day_of",
+    "model_day",
+    "partial_day",
+    "span_of",
+    "spans_of",
+]
 
 # A FHIR date or dateTime as the models hold it. fhir.resources annotates these fields as
 # `date` / `datetime`, but keeps a partial date (`2019`, `2019-03`) as its string and a
@@ -103,3 +116,54 @@ def span_of(dates: Dates, name: str, period: dict[str, Any]) -> Span:
     if end is None:
         return Span(None, None, problem=f"{name}.end is not a date")
     return Span(start, end, problem=None, end_partial=len(dates.partial) > before)
+
+
+def spans_of(dates: Dates, name: str, periods: Sequence[Mapping[str, Any]]) -> Span:
+    """Several Periods read as one (§1 v3, a MedicationRequest's dosage instructions):
+    the earliest start and the latest end; a Period without an end adds none, and with
+    no end at all the span is its start day."""
+    starts: list[date] = []
+    ends: list[tuple[date, bool]] = []
+    for period in periods:
+        span = span_of(dates, name, dict(period))
+        if span.start is None or span.end is None:
+            return span
+        starts.append(span.start)
+        if period.get("end") is not None:
+            ends.append((span.end, span.end_partial))
+    if not starts:
+        return Span(None, None, problem=f"{name} has no start")
+    start = min(starts)
+    if not ends:
+        return Span(start, start, problem=None)
+    end = max(day for day, _ in ends)
+    return Span(start, end, problem=None, end_partial=any(p for d, p in ends if d == end))
+
+
+# Where order sets put a MedicationRequest's dates (§1 v3), after validityPeriod.
+BOUNDS_PERIOD = "dosageInstruction.timing.repeat.boundsPeriod"
+
+
+def bounds_periods(resource: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The `boundsPeriod`s with a start of a MedicationRequest's dosage instructions, in
+    order (§1 v3); None when an instruction is not plainly shaped JSON."""
+    instructions = resource.get("dosageInstruction")
+    if instructions is None:
+        return []
+    if not isinstance(instructions, list):
+        return None
+    found: list[Mapping[str, Any]] = []
+    for instruction in instructions:
+        if not isinstance(instruction, dict):
+            return None
+        value: Any = instruction
+        for name in ("timing", "repeat", "boundsPeriod"):
+            value = value.get(name)
+            if value is None:
+                break
+            if not isinstance(value, dict):
+                return None
+        else:
+            if value.get("start") is not None:
+                found.append(value)
+    return found

@@ -31,7 +31,17 @@ from service.engine.record import (
     PatientFact,
     Record,
 )
-from service.fhir.dates import Dates, Span, day_of, model_day, partial_day, span_of
+from service.fhir.dates import (
+    BOUNDS_PERIOD,
+    Dates,
+    Span,
+    bounds_periods,
+    day_of,
+    model_day,
+    partial_day,
+    span_of,
+    spans_of,
+)
 from service.fhir.lenient import (
     codes_of,
     json_list,
@@ -143,6 +153,9 @@ class Builder:
             validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
             if validity.get("start") is not None:
                 return span_of(dates, "dispenseRequest.validityPeriod", validity)
+            bounds = bounds_periods(raw)
+            if bounds:  # v3: the dates order sets carry
+                return spans_of(dates, BOUNDS_PERIOD, bounds)
             if raw.get("authoredOn") is not None:
                 day = dates.read("authoredOn", model_day(raw["authoredOn"]))
                 return Span(day, day, problem=None if day else "authoredOn is not a date")

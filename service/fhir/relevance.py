@@ -32,6 +32,7 @@ from service.engine.diagnosis import is_cancer, is_sclc_condition
 from service.engine.exposures import excluded
 from service.engine.observations import Measure
 from service.engine.record import Code, ConditionFact, MedicationKind
+from service.fhir.dates import bounds_periods
 from service.fhir.lenient import plain_condition_probe, plain_day, status_of, string_of
 from service.fhir.medication import Drug, Resolver, drug_of
 
@@ -154,6 +155,11 @@ def _plain_exposure(kind: MedicationKind, resource: Mapping[str, Any]) -> bool:
             return False
         if validity and validity.get("start") is not None:
             return _plain_period(validity)
+        bounds = bounds_periods(resource)
+        if bounds is None:
+            return False
+        if bounds:  # each in order, so their earliest start is before their latest end
+            return all(_plain_period(period) for period in bounds)
         authored = resource.get("authoredOn")
         return authored is None or plain_day(authored) is not None
     if resource.get("effectiveDateTime") is not None:
