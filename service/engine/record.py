@@ -46,7 +46,11 @@ class PatientFact:
 
 @dataclass(frozen=True, slots=True)
 class ConditionFact:
-    """A Condition: code, statuses (lower-case codes or None), dates and stage."""
+    """A Condition: code, statuses (lower-case codes or None), dates and stage.
+
+    `stage_codes` and `stage_text` are those of its `stage.summary`; `stage_assessments`
+    the records its `stage.assessment` names (§2 v3), resolved like every reference
+    (`Observation/x`), or the reference as written when it resolves to nothing."""
 
     ref: str
     codes: tuple[Code, ...]
@@ -61,6 +65,7 @@ class ConditionFact:
     notes: tuple[str, ...] = ()
     onset_estimated: bool = False
     recorded_estimated: bool = False
+    stage_assessments: tuple[str, ...] = ()
 
     @property
     def day(self) -> date | None:
@@ -119,7 +124,12 @@ class Component:
 
 @dataclass(frozen=True, slots=True)
 class ObservationFact:
-    """An Observation the engine may use: disease status, ECOG or a laboratory value."""
+    """An Observation the engine may use: disease status, ECOG, a laboratory value or a
+    TNM stage (§2 v3).
+
+    `value_codes` and `value_text` are its `valueCodeableConcept` (`value_text` also a
+    `valueString`); `focus` the records its `focus` names (§6.1 v3: what a disease status
+    or a stage is about), resolved like every reference, or as written when unresolved."""
 
     ref: str
     codes: tuple[Code, ...]
@@ -132,6 +142,7 @@ class ObservationFact:
     reference_high_unit: str | None = None
     components: tuple[Component, ...] = ()
     effective_estimated: bool = False
+    value_text: str | None = None
     focus: tuple[str, ...] = ()  # `Observation.focus`, resolved where the read could
 
 

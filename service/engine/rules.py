@@ -121,6 +121,18 @@ SCLC_SNOMED_CODES = frozenset(
     {SCLC_SNOMED, *SCLC_STAGE_LIMITED_SNOMED, *SCLC_STAGE_EXTENSIVE_SNOMED}
 )
 NSCLC_SNOMED = "254637007"
+# §2 v3: TNM stage Observations, the clinical / pathologic stage group and M category,
+# by LOINC and by the SNOMED CT codes mCODE STU2+ gives the same observations
+# (HL7/fhir-mCODE-ig input/fsh/VS_Staging_TNM.fsh: TNMStageGroupStagingTypeMaxVS,
+# TNMDistantMetastasesStagingTypeMaxVS).
+STAGE_GROUP_LOINC = frozenset({"21908-9", "21902-2"})  # Stage group.clinical / .pathology
+M_CATEGORY_LOINC = frozenset({"21907-1", "21901-4"})  # Distant metastases.clinical / .pathology
+STAGE_GROUP_SNOMED = frozenset({"399390009", "399537006", "399588009"})  # (clinical/pathologic)
+M_CATEGORY_SNOMED = frozenset({"277208005", "399387003", "371497001"})  # M, cM, pM category
+STAGE_OBSERVATION_CODES = (
+    STAGE_GROUP_LOINC | M_CATEGORY_LOINC | STAGE_GROUP_SNOMED | M_CATEGORY_SNOMED
+)
+AJCC_SYSTEM_MARK = "cancerstaging.org"  # http://cancerstaging.org, AJCC's own codes
 # ICD-O-3 morphologies of small cell carcinoma (8041/3 … 8045/3), with an ICD-10 C34 site.
 SCLC_ICDO3_MORPHOLOGY = frozenset({"8041/3", "8042/3", "8043/3", "8044/3", "8045/3"})
 LUNG_ICD10_PREFIX = "C34"

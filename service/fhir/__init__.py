@@ -10,11 +10,18 @@ from service.fhir.fingerprint import Fingerprint
 from service.fhir.lenient import canonical_ref
 from service.fhir.load import RawResource, load_path, resources_from_json
 from service.fhir.reader import Selection, build_record, build_records, select
-from service.fhir.validation import MEDICATION_KINDS, MODELS, OBSERVATION_LOINCS, USED_TYPES
+from service.fhir.validation import (
+    MEDICATION_KINDS,
+    MODELS,
+    OBSERVATION_CODES,
+    OBSERVATION_LOINCS,
+    USED_TYPES,
+)
 
 __all__ = [
     "MEDICATION_KINDS",
     "MODELS",
+    "OBSERVATION_CODES",
     "OBSERVATION_LOINCS",
     "USED_TYPES",
     "Fingerprint",

@@ -20,6 +20,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.observation import Observation, ObservationComponent
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.reference import Reference
 
 from service.engine.record import (
     Code,
@@ -97,6 +98,12 @@ class Builder:
         if warning:
             self.warnings.append(warning)
 
+    def _refs(self, references: Iterable[Reference] | None) -> list[str]:
+        """The records these References name, resolved through the read's index (a
+        reference that resolves to nothing is kept as written)."""
+        found = (r.reference for r in references or [] if r.reference)
+        return [self.index.resolve(r) or r for r in found]
+
     def subject(self, raw: dict[str, Any]) -> str | None:
         """Whom the resource is about (`subject`, else `patient`), resolved."""
         return self.index.resolve(subject_reference(raw))
@@ -115,9 +122,11 @@ class Builder:
             codes.extend(_codes(extension.valueCodeableConcept))
         stage_codes: list[Code] = []
         stage_texts: list[str] = []
+        assessments: list[str] = []
         for stage in model.stage or []:
             stage_codes.extend(_codes(stage.summary))
             stage_texts.extend(_concept_texts(stage.summary))
+            assessments.extend(self._refs(stage.assessment))
         dates = Dates()
         onset = dates.read("onsetDateTime", model.onsetDateTime)
         onset_partial = bool(dates.partial)
@@ -142,6 +151,7 @@ class Builder:
             notes=tuple(n.text for n in model.note or [] if n.text),
             onset_estimated=onset_partial,
             recorded_estimated=len(dates.partial) > before,
+            stage_assessments=tuple(assessments),
         )
 
     def _resolve_medication(self, reference: str) -> dict[str, Any] | None:
@@ -233,6 +243,7 @@ class Builder:
                 high_unit = reference_range.high.code or reference_range.high.unit
                 break
         components = tuple(Component(_codes(c.code), *_quantity(c)) for c in model.component or [])
+        value = model.valueCodeableConcept
         return ObservationFact(
             ref=ref,
             codes=_codes(model.code),
@@ -240,11 +251,13 @@ class Builder:
             effective=effective,
             value_number=number,
             value_unit=unit,
-            value_codes=_codes(model.valueCodeableConcept),
+            value_codes=_codes(value),
             reference_high=high,
             reference_high_unit=high_unit,
             components=components,
             effective_estimated=bool(dates.partial),
+            value_text=value.text if value is not None and value.text else model.valueString,
+            focus=tuple(self._refs(model.focus)),
         )
 
 

@@ -33,8 +33,15 @@ def _references(resource: dict[str, Any]) -> list[str]:
     found = [r for r in map(reference_of, named) if r is not None]
     found.extend(medication_targets(resource))
     found.extend(ingredient_targets(resource))  # a Medication's ingredients (§1 v3)
-    reasons = map(reference_of, json_list(resource.get("reasonReference")))
-    found.extend(r for r in reasons if r is not None)
+    named_in_lists = [
+        *json_list(resource.get("reasonReference")),
+        *json_list(resource.get("focus")),  # an Observation's (§6.1, §2 v3)
+    ]
+    stages = resource.get("stage")  # a Condition's; one object in STU3
+    for stage in [stages] if isinstance(stages, dict) else json_list(stages):
+        if isinstance(stage, dict):
+            named_in_lists.extend(json_list(stage.get("assessment")))
+    found.extend(r for r in map(reference_of, named_in_lists) if r is not None)
     return found
 
 

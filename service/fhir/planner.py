@@ -3,8 +3,8 @@
 Only the resources the engine reads are validated (CLINICAL_RULES §1). The fast path (the
 default) decides from the JSON which can change an evaluation (`service.fhir.relevance`):
 a Condition some reading makes a cancer, a drug record the engine does not pass over
-(and the Medications such records name, and those their ingredients name), every Patient
-and disease status, anything not plainly shaped, and of each measure's Observations the
+(and the Medications such records name, and those their ingredients name), every Patient,
+disease status and TNM stage, anything not plainly shaped, and of each measure's Observations the
 latest the engine can use at the evaluation date (`plan_reads`, then `cut` once the
 latest are validated). A drug record naming its drug by a Medication elsewhere is decided
 on every reading the builder may give it (its Medication found, or not: an invalid one is
@@ -157,7 +157,7 @@ def plan_reads(validator: Validator, *, owner_of: OwnerOf, today: date | None) -
             if _drug_record_read(kind, resource, medications):
                 always.add(position)
         elif today is None or (held := observation_measures(resource)) is None:
-            always.add(position)  # every disease status is read (§6.1)
+            always.add(position)  # every disease status (§6.1) and stage (§2) is read
         else:
             day = effective_day(resource)
             if day is UNCLEAR:

@@ -13,7 +13,8 @@ then validated, and warned about, as on the full path). What never matters:
   no name that looks antineoplastic, and nothing that looks like chemotherapy: §1 v3), by
   its concept or by the Medication it names;
 - an Observation of a measure that is not the latest the engine can use (see
-  `service.fhir.planner`): only the latest value of each measure counts (§10).
+  `service.fhir.planner`): only the latest value of each measure counts (§10); every
+  disease status and TNM stage is read.
 
 Records with partial dates are always read: they carry a warning on every path.
 """
@@ -58,6 +59,9 @@ for _measure in MEASURES:
             _MEASURES_OF_CODE[_code] = (*_MEASURES_OF_CODE.get(_code, ()), _measure)
 
 _EFFECTIVE = ("effectiveDateTime", "effectiveInstant", "effectivePeriod")
+# Observations every one of which is read, whatever its date: disease status (§6.1) and
+# TNM stage (§2 v3).
+_READ_EVERY = frozenset({rules.DISEASE_STATUS_LOINC, *rules.STAGE_OBSERVATION_CODES})
 
 
 class _Marker:
@@ -235,16 +239,15 @@ def drug_record_matters(
 
 def observation_measures(resource: Mapping[str, Any]) -> tuple[Measure, ...] | None:
     """The measures an Observation may hold (its code or a component's, any system);
-    None for an mCODE disease-status Observation (§6.1), every one of which is read."""
+    None for an mCODE disease-status (§6.1) or TNM stage (§2 v3) Observation, every one
+    of which is read."""
     concept = resource.get("code")
     if "component" not in resource and concept.__class__ is dict:
         coding = concept.get("coding")
         if coding.__class__ is list and len(coding) == 1 and coding[0].__class__ is dict:
             code = coding[0].get("code")  # one coding, no components: most results
             if code.__class__ is str:
-                return (
-                    None if code == rules.DISEASE_STATUS_LOINC else _MEASURES_OF_CODE.get(code, ())
-                )
+                return None if code in _READ_EVERY else _MEASURES_OF_CODE.get(code, ())
     return _measures_of_every_code(resource)
 
 
@@ -262,7 +265,7 @@ def _measures_of_every_code(resource: Mapping[str, Any]) -> tuple[Measure, ...] 
             code = item.get("code") if isinstance(item, dict) else None
             if not isinstance(code, str):
                 continue
-            if number == 0 and code == rules.DISEASE_STATUS_LOINC:
+            if number == 0 and code in _READ_EVERY:
                 return None
             found.extend(m for m in _MEASURES_OF_CODE.get(code, ()) if m not in found)
     return tuple(found)

@@ -33,6 +33,7 @@ from service.fhir.stu3 import looks_stu3, upgrade_stu3
 __all__ = [
     "MEDICATION_KINDS",
     "MODELS",
+    "OBSERVATION_CODES",
     "OBSERVATION_LOINCS",
     "USED_TYPES",
     "Entry",
@@ -70,7 +71,7 @@ MODELS: dict[str, type[Model]] = {
     "MedicationAdministration": MedicationAdministration,
 }
 USED_TYPES = frozenset(MODELS)
-# Observations the engine reads (§6.1 disease status, §10 ECOG and labs).
+# Observations the engine reads (§6.1 disease status, §10 ECOG and labs, §2 v3 TNM stage).
 OBSERVATION_LOINCS = frozenset(
     {
         rules.DISEASE_STATUS_LOINC,
@@ -87,8 +88,13 @@ OBSERVATION_LOINCS = frozenset(
         *rules.BLOOD_PRESSURE_PANEL_LOINC,
         *rules.SYSTOLIC_LOINC,
         *rules.DIASTOLIC_LOINC,
+        *rules.STAGE_GROUP_LOINC,
+        *rules.M_CATEGORY_LOINC,
     }
 )
+# Every Observation code the engine reads: the LOINC codes above, and the SNOMED CT codes
+# of the TNM stage Observations (§2 v3).
+OBSERVATION_CODES = OBSERVATION_LOINCS | rules.STAGE_GROUP_SNOMED | rules.M_CATEGORY_SNOMED
 
 
 def is_medication_kind(kind: str) -> TypeGuard[MedicationKind]:
@@ -127,7 +133,7 @@ def _observation_relevant(resource: dict[str, Any]) -> bool:
         return False
     for coding in codings:
         value = coding.get("code") if isinstance(coding, dict) else None
-        if isinstance(value, str) and value in OBSERVATION_LOINCS:
+        if isinstance(value, str) and value in OBSERVATION_CODES:
             return True
     return False
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from service import wire
 from service.cards import order_cards
 from service.errors import NotFound
-from service.fhir import OBSERVATION_LOINCS
+from service.fhir import OBSERVATION_CODES
 from service.hooks.drafts import DraftMedication, drafted_agents
 from service.hooks.request import HookRequest
 from service.pipeline import Assessment
@@ -34,7 +34,8 @@ __all__ = [
 Card = dict[str, Any]
 
 # The data the engine reads (CLINICAL_RULES §1), one prefetch key per query. The
-# Observations are only those of the rules (disease status, ECOG, laboratory values).
+# Observations are only those of the rules (disease status, ECOG, laboratory values, TNM
+# stage).
 # Medication records often name their drug by `medicationReference`; `_include` brings
 # the Medication along. It is outside the spec's RECOMMENDED query subset ("Prefetch
 # query restrictions"), which a client MAY decline (the service then fetches the key
@@ -52,7 +53,7 @@ PREFETCH: Mapping[str, str] = MappingProxyType(
             )
         },
         "observations": "Observation?patient={{context.patientId}}&code="
-        + ",".join(sorted(OBSERVATION_LOINCS)),
+        + ",".join(sorted(OBSERVATION_CODES)),
     }
 )
 

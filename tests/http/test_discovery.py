@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.fhir import OBSERVATION_LOINCS
+from service.fhir import OBSERVATION_CODES
 from service.hooks import SERVICES
 from tests.http.conftest import AppFactory
 from tests.http.support import SERVICE_IDS, CheckedClient
@@ -68,7 +68,7 @@ def test_every_service_declares_prefetch_for_the_data_it_reads(
     kind, _, query = prefetch["observations"].partition("?")
     params = dict(p.split("=", 1) for p in query.split("&"))
     assert kind == "Observation"
-    assert set(params["code"].split(",")) == OBSERVATION_LOINCS
+    assert set(params["code"].split(",")) == OBSERVATION_CODES
 
 
 def test_prefetch_templates_use_only_specified_tokens(client: CheckedClient) -> None:

@@ -16,7 +16,9 @@ from service.fhir.relevance import MEASURES, _measures_of_every_code, observatio
 
 LOINCS = sorted({code for measure in MEASURES for code in measure.loincs})
 codes = st.one_of(
-    st.sampled_from([*LOINCS, rules.DISEASE_STATUS_LOINC, "8867-4", ""]),
+    st.sampled_from(
+        [*LOINCS, rules.DISEASE_STATUS_LOINC, *sorted(rules.STAGE_OBSERVATION_CODES), "8867-4", ""]
+    ),
     st.none(),
     st.integers(),
     st.text(max_size=6),
@@ -44,5 +46,6 @@ observations = st.builds(
 @settings(max_examples=400, deadline=None)
 @given(observations)
 def test_the_short_reading_of_measures_is_the_long_one(resource: dict[str, Any]) -> None:
-    """Any Observation: the same measures (or None for disease status) either way."""
+    """Any Observation: the same measures (or None for disease status and stage) either
+    way."""
     assert observation_measures(resource) == _measures_of_every_code(resource)
