@@ -18,10 +18,15 @@ __all__ = [
     "MedicationFact",
     "ObservationFact",
     "PatientFact",
+    "ProcedureFact",
+    "ProcedureKind",
     "Record",
 ]
 
 MedicationKind = Literal["MedicationStatement", "MedicationRequest", "MedicationAdministration"]
+# What a Procedure kept in the record is (§1 v3): systemic anticancer therapy named only
+# as a procedure, radiotherapy, or both in one record (chemoradiotherapy).
+ProcedureKind = Literal["systemic", "radiotherapy", "chemoradiotherapy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,41 @@ class ObservationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcedureFact:
+    """A Procedure that is systemic anticancer therapy or radiotherapy (§1 v3); the
+    reader keeps no other Procedure, and none entered in error or not done.
+
+    `codes` and `text` are its `code`'s; `start`/`end` come from `performedDateTime` (one
+    day) or `performedPeriod` (`end` None when the period has none), both None when it
+    is not dated. `estimated` marks dates read from a partial date (§1); `end_partial` an
+    end that is the last day of a month or year. `reason_refs` are its resolved
+    `reasonReference`s, `reason_codes` the codings of its `reasonCode`s.
+    """
+
+    ref: str
+    kind: ProcedureKind
+    status: str | None
+    codes: tuple[Code, ...]
+    text: str | None
+    start: date | None
+    end: date | None
+    estimated: bool = False
+    end_partial: bool = False
+    reason_refs: tuple[str, ...] = ()
+    reason_codes: tuple[Code, ...] = ()
+
+    @property
+    def systemic(self) -> bool:
+        """Systemic anticancer therapy, alone or with radiotherapy."""
+        return self.kind != "radiotherapy"
+
+    @property
+    def radiotherapy(self) -> bool:
+        """Radiotherapy, alone or with systemic therapy."""
+        return self.kind != "systemic"
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """Everything the engine knows about one patient, plus the reader's warnings."""
 
@@ -154,4 +194,5 @@ class Record:
     conditions: tuple[ConditionFact, ...] = ()
     medications: tuple[MedicationFact, ...] = ()
     observations: tuple[ObservationFact, ...] = ()
+    procedures: tuple[ProcedureFact, ...] = ()
     warnings: tuple[str, ...] = field(default=())

@@ -4,9 +4,10 @@
 facts of `service.engine.record`, resolving references through the read's index: dates
 as calendar days (§1: a partial date is read as its first or last day and named in a
 warning), codes, statuses, quantities; a drug record that failed validation is still
-read for its drug (`service.fhir.medication`). `record_of` gathers the facts of one
-patient (resources naming another patient are dropped with a warning), `records_of`
-those of each Patient of a population.
+read for its drug (`service.fhir.medication`); of Procedures, only those
+`service.fhir.procedure` keeps. `record_of` gathers the facts of one patient (resources
+naming another patient are dropped with a warning), `records_of` those of each Patient
+of a population.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.observation import Observation, ObservationComponent
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.reference import Reference
 
 from service.engine.record import (
@@ -30,6 +32,7 @@ from service.engine.record import (
     MedicationKind,
     ObservationFact,
     PatientFact,
+    ProcedureFact,
     Record,
 )
 from service.fhir.dates import (
@@ -52,6 +55,7 @@ from service.fhir.lenient import (
     subject_reference,
 )
 from service.fhir.medication import drug_of
+from service.fhir.procedure import EXCLUDED_STATUSES, procedure_kind
 from service.fhir.validation import Index, Item, Parsed, is_medication_kind
 
 __all__ = ["Builder", "record_of", "records_of"]
@@ -260,6 +264,43 @@ class Builder:
             focus=tuple(self._refs(model.focus)),
         )
 
+    def procedure(self, ref: str, model: Procedure) -> ProcedureFact | None:
+        """The fact of a Procedure the record keeps (§1 v3: systemic anticancer therapy
+        or radiotherapy, not entered in error or not done); None for any other, whose
+        dates are then not read."""
+        status = model.status.lower() if model.status else None
+        codes = _codes(model.code)
+        texts = (*_concept_texts(model.code), *_concept_texts(model.category))
+        kind = procedure_kind((*codes, *_codes(model.category)), texts)
+        if status in EXCLUDED_STATUSES or kind is None:
+            return None
+        dates = Dates()
+        start = end = dates.read("performedDateTime", model.performedDateTime)
+        end_partial = False
+        if start is None and model.performedPeriod is not None:
+            period = model.performedPeriod
+            start = dates.read("performedPeriod.start", period.start)
+            before = len(dates.partial)
+            end = dates.read("performedPeriod.end", period.end, last=True)
+            end_partial = len(dates.partial) > before
+        self._note(ref, dates)
+        if start is not None and end is not None and end < start:
+            self.warnings.append(f"{ref}: period ends before it starts; read as its start day")
+            end, end_partial = start, False
+        return ProcedureFact(
+            ref=ref,
+            kind=kind,
+            status=status,
+            codes=codes,
+            text=model.code.text if model.code is not None else None,
+            start=start,
+            end=end,
+            estimated=bool(dates.partial),
+            end_partial=end_partial,
+            reason_refs=tuple(self._refs(model.reasonReference)),
+            reason_codes=tuple(c for concept in model.reasonCode or [] for c in _codes(concept)),
+        )
+
 
 def _quantity(model: Observation | ObservationComponent) -> tuple[float | None, str | None]:
     """The numeric value of an Observation or a component, with its unit."""
@@ -279,12 +320,17 @@ class _PatientFacts:
     conditions: list[ConditionFact] = field(default_factory=list)
     medications: list[MedicationFact] = field(default_factory=list)
     observations: list[ObservationFact] = field(default_factory=list)
+    procedures: list[ProcedureFact] = field(default_factory=list)
 
     def add(self, builder: Builder, item: Item) -> None:
         if isinstance(item.model, Condition):
             self.conditions.append(builder.condition(item.ref, item.model))
         elif isinstance(item.model, Observation):
             self.observations.append(builder.observation(item.ref, item.model))
+        elif isinstance(item.model, Procedure):
+            procedure = builder.procedure(item.ref, item.model)
+            if procedure is not None:
+                self.procedures.append(procedure)
         elif is_medication_kind(item.kind):
             fact = builder.medication(item.ref, item.kind, item.raw, problem=item.problem)
             self.medications.append(fact)
@@ -295,6 +341,7 @@ class _PatientFacts:
             conditions=tuple(self.conditions),
             medications=tuple(self.medications),
             observations=tuple(self.observations),
+            procedures=tuple(self.procedures),
             warnings=tuple(warnings),
         )
 

@@ -1,15 +1,17 @@
 """Which resources a read validates, decided from their JSON before validating them.
 
-Only the resources the engine reads are validated (CLINICAL_RULES §1). The fast path (the
-default) decides from the JSON which can change an evaluation (`service.fhir.relevance`):
-a Condition some reading makes a cancer, a drug record the engine does not pass over
-(and the Medications such records name, and those their ingredients name), every Patient,
-disease status and TNM stage, anything not plainly shaped, and of each measure's Observations the
-latest the engine can use at the evaluation date (`plan_reads`, then `cut` once the
-latest are validated). A drug record naming its drug by a Medication elsewhere is decided
-on every reading the builder may give it (its Medication found, or not: an invalid one is
-not; an ingredient such a Medication names elsewhere makes the record read); only when one
-of those matters are its Medications validated first, to read it as the builder will. A
+Only the resources the engine reads are validated (CLINICAL_RULES §1). The fast path
+(the default) decides from the JSON which can change an evaluation
+(`service.fhir.relevance`): a Condition some reading makes a cancer, a drug record the
+engine does not pass over (and the Medications such records name, and those their
+ingredients name), a Procedure of systemic therapy or radiotherapy, every Patient,
+disease status and TNM stage, anything not plainly shaped, and of each measure's
+Observations the latest the engine can use at the evaluation date (`plan_reads`, then
+`cut` once the latest are validated). A drug record naming its drug by a Medication
+elsewhere is decided on every reading the builder may give it (its Medication found, or
+not: an invalid one is not; an ingredient such a Medication names elsewhere makes the
+record read); only when one of those matters are its Medications validated first, to
+read it as the builder will. A
 resource the plan passes over is one the engine would not use: the evaluation is the one
 `full_validation` gives, which validates every entry (tests/perf/test_fast_path.py);
 only an invalid resource the engine never reads is then not named.
@@ -37,6 +39,7 @@ from service.fhir.relevance import (
     drug_record_matters,
     effective_day,
     observation_measures,
+    procedure_matters,
 )
 from service.fhir.stu3 import looks_stu3
 from service.fhir.validation import MEDICATION_KINDS, Entry, Validator, is_medication_kind
@@ -155,6 +158,9 @@ def plan_reads(validator: Validator, *, owner_of: OwnerOf, today: date | None) -
                 always.add(position)
         elif is_medication_kind(kind):
             if _drug_record_read(kind, resource, medications):
+                always.add(position)
+        elif kind == "Procedure":
+            if procedure_matters(resource):
                 always.add(position)
         elif today is None or (held := observation_measures(resource)) is None:
             always.add(position)  # every disease status (§6.1) and stage (§2) is read

@@ -12,6 +12,8 @@ then validated, and warned about, as on the full path). What never matters:
   is named and is not an anticancer agent (not in the catalogue, or supportive only, and
   no name that looks antineoplastic, and nothing that looks like chemotherapy: §1 v3), by
   its concept or by the Medication it names;
+- a Procedure the record does not keep (`service.fhir.procedure`: neither systemic
+  anticancer therapy nor radiotherapy, or entered in error or not done);
 - an Observation of a measure that is not the latest the engine can use (see
   `service.fhir.planner`): only the latest value of each measure counts (§10); every
   disease status and TNM stage is read.
@@ -36,6 +38,7 @@ from service.engine.record import Code, ConditionFact, MedicationKind
 from service.fhir.dates import bounds_periods
 from service.fhir.lenient import plain_condition_probe, plain_day, status_of, string_of
 from service.fhir.medication import Drug, Resolver, drug_of
+from service.fhir.procedure import EXCLUDED_STATUSES, plain_procedure, procedure_kind
 
 __all__ = [
     "MEASURES",
@@ -45,6 +48,7 @@ __all__ = [
     "effective_day",
     "drug_record_matters",
     "observation_measures",
+    "procedure_matters",
 ]
 
 # Every measure the engine reads from Observations (taken from the engine's own module,
@@ -269,3 +273,14 @@ def _measures_of_every_code(resource: Mapping[str, Any]) -> tuple[Measure, ...] 
                 return None
             found.extend(m for m in _MEASURES_OF_CODE.get(code, ()) if m not in found)
     return tuple(found)
+
+
+def procedure_matters(resource: Mapping[str, Any]) -> bool:
+    """False only for a plainly written Procedure the record does not keep (§1 v3)."""
+    status = resource.get("status")
+    if status is not None and not isinstance(status, str):
+        return True
+    if isinstance(status, str) and status.lower() in EXCLUDED_STATUSES:
+        return False
+    read = plain_procedure(resource)
+    return read is None or procedure_kind(*read) is not None

@@ -2,8 +2,9 @@
 
 Synthea's older exports are STU3: Condition statuses are plain strings, `assertedDate`
 became `recordedDate`, a single `stage`, `context` became `encounter`, and
-MedicationRequest `requester.agent` became `requester`. Everything else the engine
-reads has the same shape in both releases.
+MedicationRequest `requester.agent` became `requester`, a Procedure's `notDone` became
+its status `not-done` (and Synthea writes its `reasonReference` as one object, not a
+list). Everything else the engine reads has the same shape in both releases.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def looks_stu3(resource: dict[str, Any]) -> bool:
         return "context" in resource or (isinstance(requester, dict) and "agent" in requester)
     if kind == "MedicationStatement":
         return "taken" in resource or "reasonNotTaken" in resource
+    if kind == "Procedure":
+        return (
+            "context" in resource
+            or "notDone" in resource
+            or "notDoneReason" in resource
+            or isinstance(resource.get("reasonReference"), dict)
+            or isinstance(resource.get("reasonCode"), dict)
+        )
     return False
 
 
@@ -62,6 +71,14 @@ def upgrade_stu3(resource: dict[str, Any]) -> dict[str, Any]:
         requester = upgraded.get("requester")
         if isinstance(requester, dict) and "agent" in requester:
             upgraded["requester"] = requester["agent"]
+    if kind == "Procedure":
+        for name in ("reasonReference", "reasonCode"):  # Synthea writes one object
+            if isinstance(upgraded.get(name), dict):
+                upgraded[name] = [upgraded[name]]
+        if upgraded.pop("notDone", None) is True:
+            upgraded["status"] = "not-done"
+        if "notDoneReason" in upgraded:
+            upgraded["statusReason"] = upgraded.pop("notDoneReason")
     if kind == "MedicationStatement":
         taken = upgraded.pop("taken", None)
         if taken == "n":

@@ -22,6 +22,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.procedure import Procedure
 from pydantic import ValidationError
 
 from service.engine import rules
@@ -59,6 +60,7 @@ Model = (
     | MedicationStatement
     | MedicationRequest
     | MedicationAdministration
+    | Procedure
 )
 # The resource types the engine uses, each with the R4B model that validates it.
 MODELS: dict[str, type[Model]] = {
@@ -69,6 +71,7 @@ MODELS: dict[str, type[Model]] = {
     "MedicationStatement": MedicationStatement,
     "MedicationRequest": MedicationRequest,
     "MedicationAdministration": MedicationAdministration,
+    "Procedure": Procedure,
 }
 USED_TYPES = frozenset(MODELS)
 # Observations the engine reads (§6.1 disease status, §10 ECOG and labs, §2 v3 TNM stage).

@@ -54,6 +54,10 @@ PREFETCH: Mapping[str, str] = MappingProxyType(
         },
         "observations": "Observation?patient={{context.patientId}}&code="
         + ",".join(sorted(OBSERVATION_CODES)),
+        # §1 v3: systemic therapy recorded only as a procedure, and radiotherapy. A search
+        # by code would need every code of service.fhir.procedure and miss those named
+        # by text alone: the reader keeps what it needs.
+        "procedures": "Procedure?patient={{context.patientId}}",
     }
 )
 

@@ -59,6 +59,7 @@ DEFAULT_TYPES = (
     "MedicationRequest",
     "MedicationAdministration",
     "Medication",
+    "Procedure",
 )
 _CHUNK = 1 << 20
 # The export level at the end of a kick-off path: system, Patient or Group/<id>.

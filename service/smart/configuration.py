@@ -62,7 +62,7 @@ def resources_read(templates: Mapping[str, str]) -> tuple[str, ...]:
 
 
 # Patient, Condition, MedicationStatement, MedicationRequest, MedicationAdministration,
-# Observation, Medication: what `service.hooks.PREFETCH` reads, nothing more.
+# Observation, Procedure, Medication: what `service.hooks.PREFETCH` reads, nothing more.
 READ_RESOURCES = resources_read(PREFETCH)
 
 

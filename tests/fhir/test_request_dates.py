@@ -10,7 +10,7 @@ import pytest
 
 from service.engine import evaluate
 from service.engine.record import MedicationFact, Record
-from service.fhir import build_record, resources_from_json
+from tests.fhir.support import read_resources
 from tests.fhir.test_reading import PATIENT
 from tests.fhir.test_reading import SCLC as READ_SCLC
 
@@ -37,13 +37,7 @@ def request(ident: str = "mr1", drug: str = "carboplatin", **fields: Any) -> dic
 
 
 def record_of(*resources: dict[str, Any], full: bool = False) -> Record:
-    doc = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in (PATIENT, SCLC, *resources)],
-    }
-    raw, warnings = resources_from_json(doc)
-    return build_record(raw, patient_id="p1", warnings=warnings, today=TODAY, full_validation=full)
+    return read_resources(PATIENT, SCLC, *resources, today=TODAY, full=full)
 
 
 def the_request(record: Record) -> MedicationFact:

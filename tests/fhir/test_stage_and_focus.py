@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from service.engine.record import ObservationFact, Record
-from service.fhir import build_record, resources_from_json
 from service.fhir.fingerprint import _references
+from tests.fhir.support import read_bundle, transaction
 from tests.fhir.test_reading import PATIENT, SCLC
 
 TODAY = date(2026, 11, 21)
@@ -34,17 +34,8 @@ def stage_observation(
     }
 
 
-def transaction(*entries: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [{"fullUrl": url, "resource": r} for url, r in entries],
-    }
-
-
 def read(doc: dict[str, Any], *, full: bool = False) -> Record:
-    raw, warnings = resources_from_json(doc)
-    return build_record(raw, patient_id="p1", warnings=warnings, today=TODAY, full_validation=full)
+    return read_bundle(doc, today=TODAY, full=full)
 
 
 def observation(record: Record, ref: str) -> ObservationFact:

@@ -245,6 +245,7 @@ def test_hook_calls_share_one_cache_per_app(tmp_path: Path) -> None:
                     ("medicationRequests", "MedicationRequest"),
                     ("medicationAdministrations", "MedicationAdministration"),
                     ("observations", "Observation"),
+                    ("procedures", "Procedure"),
                 )
             },
         },

@@ -19,6 +19,7 @@ PREFETCH_KEYS = {
     "medicationRequests",
     "medicationAdministrations",
     "observations",
+    "procedures",
 }
 # "Prefetch tokens": context fields and the four user identifiers, nothing else.
 _TOKEN = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
@@ -53,7 +54,8 @@ def test_discovery_is_generated_from_the_registry(client: CheckedClient) -> None
 def test_every_service_declares_prefetch_for_the_data_it_reads(
     client: CheckedClient, hook: str
 ) -> None:
-    """Patient, Condition, the three medication resources and the rules' Observations."""
+    """Patient, Condition, the three medication resources, the rules' Observations and
+    the Procedures (v3 §1)."""
     entry = next(s for s in client.get("/cds-services").json["services"] if s["hook"] == hook)
     prefetch = entry["prefetch"]
     assert set(prefetch) == PREFETCH_KEYS
@@ -69,6 +71,7 @@ def test_every_service_declares_prefetch_for_the_data_it_reads(
     params = dict(p.split("=", 1) for p in query.split("&"))
     assert kind == "Observation"
     assert set(params["code"].split(",")) == OBSERVATION_CODES
+    assert prefetch["procedures"] == "Procedure?patient={{context.patientId}}"
 
 
 def test_prefetch_templates_use_only_specified_tokens(client: CheckedClient) -> None:

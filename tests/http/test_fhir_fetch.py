@@ -55,6 +55,7 @@ SEARCHED = {
     "MedicationRequest",
     "MedicationAdministration",
     "Observation",
+    "Procedure",
 }
 # What the caller learns of any failure of the FHIR server: the same words every time.
 UNUSABLE = "the FHIR server could not be used for prefetch 'patient'"
@@ -116,7 +117,7 @@ def test_the_bearer_token_arrives_with_every_fhir_request(make_app: AppFactory) 
     """fhirAuthorization.access_token is sent as `Authorization: Bearer …`, every time."""
     with serving(make_app, token=TOKEN, page_size=2) as (server, client):
         assert client.post(PATIENT_VIEW, json=fetching_request(server.base_url)).status_code == 200
-    assert len(server.seen) > 6  # one read, five searches, further pages
+    assert len(server.seen) > 7  # one read, six searches, further pages
     assert {s.authorization for s in server.seen} == {f"Bearer {TOKEN}"}
 
 
@@ -153,7 +154,7 @@ def test_paging_stops_at_the_page_cap(
     with serving(make_app, config={"FHIR_PAGE_CAP": 1}, page_size=1) as (server, client):
         response = client.post(PATIENT_VIEW, json=fetching_request(server.base_url))
     assert response.status_code == 200
-    assert len(server.seen) == 6  # one request per key, no next page
+    assert len(server.seen) == 7  # one request per key, no next page
     events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     assert any(e.get("event") == "fhir-page-cap" for e in events)
 

@@ -39,6 +39,7 @@ RESOURCES = (
     "MedicationRequest",
     "MedicationAdministration",
     "Observation",
+    "Procedure",
     "Medication",
 )
 
@@ -55,7 +56,7 @@ def test_ehr_launch_asks_for_pkce_state_aud_launch_and_v2_read_scopes(
     client: CheckedClient,
 ) -> None:
     """The authorization request: code flow, S256 challenge, state, aud=iss, the launch,
-    and patient/X.rs for exactly the seven resource types the engine reads."""
+    and patient/X.rs for exactly the eight resource types the engine reads."""
     launch = launch_id(client, "third-line", TIMELINE_CONTEXT)
     authorize_url = start(client, launch=launch)
     assert authorize_url.startswith(f"{OWN_FHIR}/auth/authorize?")

@@ -109,7 +109,7 @@ def test_a_code_is_redeemed_only_with_its_pkce_verifier_and_only_once(
         {"patient": "nobody"},
         {"scope": "launch patient/Patient.rs", "patient": ""},  # EHR launch without a launch
         {"scope": "launch patient/Patient.rs", "launch": "forged"},
-        {"scope": "launch/patient patient/Procedure.rs"},  # beyond what the server offers
+        {"scope": "launch/patient patient/Encounter.rs"},  # beyond what the server offers
     ],
     ids=[
         "no-pkce",

@@ -21,7 +21,7 @@ def configuration(**fields: Any) -> SmartConfiguration:
 
 
 def test_the_resources_read_are_exactly_the_prefetch_types() -> None:
-    """The seven types the hook's prefetch reads or includes, derived from PREFETCH."""
+    """The eight types the hook's prefetch reads or includes, derived from PREFETCH."""
     assert READ_RESOURCES == resources_read(PREFETCH)
     assert set(READ_RESOURCES) == {
         "Patient",
@@ -31,6 +31,7 @@ def test_the_resources_read_are_exactly_the_prefetch_types() -> None:
         "MedicationAdministration",
         "Medication",
         "Observation",
+        "Procedure",
     }
 
 
