@@ -130,7 +130,7 @@ def evaluate(
         age_estimated=bool(ages and ages[0] != ages[1]),
     )
     warnings = list(record.warnings)
-    sclc = find_sclc(record.conditions)
+    sclc = find_sclc(record.conditions, record.observations)
     warnings.extend(sclc.warnings)
     others = other_active_cancers(record.conditions) if sclc.diagnosis.sclc else ()
     history = collect_exposures(

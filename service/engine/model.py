@@ -181,8 +181,9 @@ class PatientSummary:
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """`stage_condition` gave the stage (§2: the latest staged SCLC Condition);
-    `staged_at_relapse` when it is dated on or after the latest progression;
+    """`stage_condition` is the record that gave the stage (§2: the latest staging of
+    the SCLC, a Condition or, v3, a TNM stage Observation about it), `stage_date` its
+    date; `staged_at_relapse` when it is dated on or after the latest progression;
     `clinical_status` is the status of the latest SCLC Condition."""
 
     sclc: bool
