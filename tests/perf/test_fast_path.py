@@ -182,6 +182,19 @@ conditions = st.sampled_from(
 )
 measures = st.sampled_from(
     ["751-8", "777-3", "718-7", "2160-0", "33914-3", "6301-6", "89247-1", "8867-4", "2339-0"]
+    + ["21908-9", "21907-1"]  # TNM stage group and M category (v3 §2)
+)
+procedure_concepts = st.sampled_from(
+    [
+        {"coding": [{"system": SNOMED, "code": "367336001"}]},
+        {"coding": [{"system": SNOMED, "code": "703423002"}]},
+        {"coding": [{"system": SNOMED, "code": "73761001", "display": "Colonoscopy"}]},
+        {"coding": [{"system": SNOMED, "code": "180256009"}], "text": "Subcutaneous immunotherapy"},
+        {"text": "Prophylactic cranial irradiation"},
+        {"text": "PCI with stent"},
+        {"text": "chemo"},
+        {"coding": "not a list"},
+    ]
 )
 
 
@@ -196,6 +209,12 @@ def observations(draw: st.DrawFn) -> dict[str, Any]:
     }
     if code == "89247-1":
         resource["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9623-5"}]}
+    elif code in ("21908-9", "21907-1"):
+        resource["valueCodeableConcept"] = {
+            "text": draw(st.sampled_from(["Stage IVA", "stage IIIB", "cM1c", "M0", "T2N1M1b"]))
+        }
+        if draw(st.booleans()):
+            resource["focus"] = [{"reference": draw(st.sampled_from(["Condition/g0", "urn:x"]))}]
     elif draw(st.booleans()):
         resource["valueQuantity"] = {
             "value": draw(st.sampled_from([0.5, 1.2, 150, 3.4])),
@@ -225,6 +244,22 @@ def medications(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def procedures(draw: st.DrawFn) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "status": draw(
+            st.sampled_from(["completed", "in-progress", "not-done", "entered-in-error"])
+        ),
+        "code": draw(procedure_concepts),
+    }
+    if draw(st.booleans()):
+        resource["performedDateTime"] = draw(dates)
+    else:
+        resource["performedPeriod"] = {"start": draw(dates), "end": draw(dates)}
+    return resource
+
+
+@st.composite
 def condition_resources(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "resourceType": "Condition",
@@ -239,7 +274,9 @@ BASES = ("third-line", "trial-eligible", "stale-observations", "sensitive-late-r
 records = st.tuples(
     st.sampled_from(BASES),
     st.lists(
-        st.one_of(observations(), medications(), condition_resources(), hostile_resources),
+        st.one_of(
+            observations(), medications(), condition_resources(), procedures(), hostile_resources
+        ),
         max_size=14,
     ),
 )
@@ -251,9 +288,11 @@ def _record_resources(base: str, found: list[dict[str, Any]]) -> tuple[str, list
     added = []
     for number, resource in enumerate(found):
         resource = dict(resource)
-        if resource.get("resourceType") in ("Observation", "Condition") or "Medication" in str(
-            resource.get("resourceType", "")
-        ):
+        if resource.get("resourceType") in (
+            "Observation",
+            "Condition",
+            "Procedure",
+        ) or "Medication" in str(resource.get("resourceType", "")):
             resource.setdefault("id", f"g{number}")
             other = number % 7 == 6
             resource.setdefault("subject", {"reference": f"Patient/{'other' if other else base}"})
@@ -267,12 +306,18 @@ def test_generated_records_read_the_same_on_both_paths(
     record: tuple[str, list[dict[str, Any]]],
 ) -> None:
     """Fast and full paths agree; the full path may only add 'skipped' warnings about
-    resources the fast path never read (invalid records the engine does not use)."""
+    resources the fast path never read (invalid records the engine does not use). The
+    facts no rule uses yet (Procedures, stage Observations and their focus) agree too."""
     patient, raw = _record_resources(*record)
-    fast, full = (
-        evaluate(build_record(raw, patient_id=patient, today=TODAY, full_validation=f), today=TODAY)
-        for f in (False, True)
+    fast_record, full_record = (
+        build_record(raw, patient_id=patient, today=TODAY, full_validation=f) for f in (False, True)
     )
+    assert fast_record.procedures == full_record.procedures
+    staged = {"21908-9", "21907-1"}
+    assert [o for o in fast_record.observations if o.codes and o.codes[0].code in staged] == [
+        o for o in full_record.observations if o.codes and o.codes[0].code in staged
+    ]
+    fast, full = (evaluate(r, today=TODAY) for r in (fast_record, full_record))
     extra = Counter(full.warnings) - Counter(fast.warnings)
     assert not Counter(fast.warnings) - Counter(full.warnings)
     assert all(SKIPPED.match(w) for w in extra), extra
