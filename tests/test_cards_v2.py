@@ -21,7 +21,7 @@ TODAY = date(2026, 11, 21)
 BASE = "http://localhost:8080"
 RECORD_REF = re.compile(
     r"\b(?:MedicationStatement|MedicationRequest|MedicationAdministration"
-    r"|Condition|Observation|Patient)/[A-Za-z0-9\-.#]+"
+    r"|Condition|Observation|Procedure|Patient)/[A-Za-z0-9\-.#]+"
 )
 
 

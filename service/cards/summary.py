@@ -18,6 +18,9 @@ from service.engine.model import Line, Platinum
 
 __all__ = ["no_therapy_card", "summary_card"]
 
+# §1 (v3): how many radiotherapy procedures the summary names (the latest).
+RADIOTHERAPY_SHOWN = 5
+
 
 def summary_card(frame: Frame) -> dict[str, Any]:
     """§11: where the patient stands, the interval, the patient, and what to check."""
@@ -28,6 +31,7 @@ def summary_card(frame: Frame) -> dict[str, Any]:
         w.where.format(standing=_standing_long(frame)),
         _diagnosis_text(frame),
         bullets(w.lines_title, (_line_text(frame, line) for line in e.lines)),
+        _radiotherapy_text(frame),
         _progression_text(frame),
         _platinum_text(frame, e.platinum),
         _patient_text(frame),
@@ -48,13 +52,17 @@ def summary_card(frame: Frame) -> dict[str, Any]:
 def no_therapy_card(frame: Frame) -> dict[str, Any]:
     """§8: SCLC with no systemic therapy on record; first-line choice is out of scope."""
     w = frame.words.no_therapy
-    detail = f"{_diagnosis_text(frame)}\n\n{w.detail}"
+    procedures = bool(frame.evaluation.systemic_procedures)
+    detail = f"{_diagnosis_text(frame)}\n\n{w.detail_procedures if procedures else w.detail}"
+    radiotherapy = _radiotherapy_text(frame)
+    if radiotherapy:
+        detail += "\n\n" + radiotherapy
     check = _check_items(frame)
     if check:
         detail += "\n\n" + bullets(frame.words.summary.check_title, check)
     return frame.card(
         "no-therapy",
-        summary=w.summary.format(stage=frame.stage()),
+        summary=(w.summary_procedures if procedures else w.summary).format(stage=frame.stage()),
         detail=detail,
         indicator="warning" if check else "info",
         documents=frame.words.cited.first_line,
@@ -177,6 +185,28 @@ def _line_text(frame: Frame, line: Line) -> str:
     if line.maintenance_agents:
         text += "; " + w.maintenance.format(agents=", ".join(line.maintenance_agents))
     return text
+
+
+def _radiotherapy_text(frame: Frame) -> str | None:
+    """§1 (v3): radiotherapy procedures with their dates, the latest first."""
+    w = frame.words.summary
+    events = list(reversed(frame.evaluation.radiotherapy))
+    if not events:
+        return None
+    items = []
+    for event in events[:RADIOTHERAPY_SHOWN]:
+        if event.start is None:
+            when = w.undated
+        elif event.end and event.end != event.start:
+            when = w.period.format(start=frame.day(event.start), end=frame.day(event.end))
+        else:
+            when = frame.day(event.start)
+        items.append(
+            w.radiotherapy_item.format(name=escape(event.name), when=when, source=event.source)
+        )
+    if len(events) > RADIOTHERAPY_SHOWN:
+        items.append(w.radiotherapy_more.format(count=len(events) - RADIOTHERAPY_SHOWN))
+    return w.radiotherapy.format(items="; ".join(items))
 
 
 def _progression_text(frame: Frame) -> str | None:

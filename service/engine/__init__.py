@@ -36,6 +36,7 @@ from service.engine.options import (
     other_cancer_notes,
     select_options,
 )
+from service.engine.procedures import read_procedures
 from service.engine.progression import (
     ProgressionFindings,
     find_dated_events,
@@ -168,6 +169,13 @@ def evaluate(
     )
     warnings.extend(line_warnings(lines, thresholds))
     warnings.extend(overlaps)
+    procedures = read_procedures(
+        record.procedures,
+        lines=lines,
+        conditions={c.ref: c for c in record.conditions},
+        thresholds=thresholds,
+    )
+    warnings.extend(procedures.warnings)
     proxies = proxy_events(lines, findings.dates)
     progression = latest_progression(findings, proxies)
     platinum = platinum_interval(lines, findings, proxies, today=today, thresholds=thresholds)
@@ -274,6 +282,8 @@ def evaluate(
         readings=readings,
         poor_performance=poor,
         population_notes=notes,
+        radiotherapy=procedures.radiotherapy,
+        systemic_procedures=procedures.systemic,
         other_cancer_notes=other_cancer_notes(options, history.other_cancer, option_inputs),
         first_line_chemo_immunotherapy=bool(lines) and chemo_immunotherapy(lines[0]),
     )

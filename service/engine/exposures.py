@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from service.engine.catalogue import PD1_CLASSES, Agent, Catalogue
 from service.engine.diagnosis import is_cancer, is_sclc_condition, is_void
@@ -12,7 +13,13 @@ from service.engine.model import Exposure, ForAnotherCancer, PossiblyReceived
 from service.engine.record import Code, ConditionFact, MedicationFact
 from service.engine.rules import Thresholds
 
-__all__ = ["ExposureHistory", "collect_exposures", "excluded", "is_excluded"]
+__all__ = [
+    "ExposureHistory",
+    "collect_exposures",
+    "excluded",
+    "is_excluded",
+    "reason_other_cancer",
+]
 
 # §1: records that say the drug was not (or not yet) given.
 EXCLUDED_STATUSES: Mapping[str, frozenset[str]] = {
@@ -87,16 +94,21 @@ def _other_cancer(condition: ConditionFact) -> bool:
     return is_cancer(condition) and not is_sclc_condition(condition)
 
 
-def _reason_other_cancer(
-    medication: MedicationFact, conditions: Mapping[str, ConditionFact]
-) -> str | None:
-    """The other cancer the record's reason names: a Condition ref, or "" for a reason
-    code only; None when the record names no other cancer."""
-    for ref in medication.reason_refs:
+class _Reasoned(Protocol):
+    @property
+    def reason_refs(self) -> tuple[str, ...]: ...
+    @property
+    def reason_codes(self) -> tuple[Code, ...]: ...
+
+
+def reason_other_cancer(record: _Reasoned, conditions: Mapping[str, ConditionFact]) -> str | None:
+    """The other cancer a drug record's or a procedure's reason names: a Condition ref, or
+    "" for a reason code only; None when it names no other cancer."""
+    for ref in record.reason_refs:
         condition = conditions.get(ref)
         if condition and _other_cancer(condition):
             return ref
-    if medication.reason_codes and _names_other_cancer(medication.reason_codes):
+    if record.reason_codes and _names_other_cancer(record.reason_codes):
         return ""
     return None
 
@@ -230,7 +242,7 @@ def collect_exposures(
         end = medication.end
         if medication.end_partial:
             end = min(end, today)  # §1: a partial end is never after the evaluation date
-        reason = _reason_other_cancer(medication, conditions)
+        reason = reason_other_cancer(medication, conditions)
         start = medication.start
         early = diagnosed is not None and (diagnosed - start).days > thresholds.pre_diagnosis_days
         earlier_cancer = _cancer_before(start, conditions) if early else None

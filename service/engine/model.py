@@ -28,6 +28,7 @@ __all__ = [
     "PatientSummary",
     "Platinum",
     "PossiblyReceived",
+    "ProcedureEvent",
     "Progression",
     "Reading",
     "RecordIssue",
@@ -97,6 +98,19 @@ class ForAnotherCancer:
     source: str
     condition: str | None
     start: date
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureEvent:
+    """§1 (v3): a Procedure of radiotherapy or of systemic therapy (`kind` as the record's
+    ProcedureKind), with the name the record gives it and its days (None when undated)."""
+
+    source: str
+    kind: str
+    name: str
+    start: date | None
+    end: date | None
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +367,10 @@ class Evaluation:
     # §9 (v3): line 1 was platinum chemo-immunotherapy (`options.chemo_immunotherapy`), so
     # the evidence of studies before first-line checkpoint inhibitors is said to be such.
     first_line_chemo_immunotherapy: bool = field(default=False, compare=False)
+
+    # §1, §11 (v3): radiotherapy procedures, and systemic therapy recorded as procedures.
+    radiotherapy: tuple[ProcedureEvent, ...] = field(default=(), compare=False)
+    systemic_procedures: tuple[ProcedureEvent, ...] = field(default=(), compare=False)
 
     def notes_for(self, option_id: str) -> tuple[Note, ...]:
         """The study-population notes of one option (§9)."""

@@ -123,6 +123,11 @@ class SummaryWords(Entry):
     where: Annotated[Text, uses("standing")]
     lines_title: Words
     check_title: Words
+    radiotherapy: Annotated[Text, uses("items")]
+    radiotherapy_item: Annotated[Text, uses("name", "when", "source")]
+    radiotherapy_more: Annotated[Text, uses("count")]
+    undated: Words
+    period: Annotated[Text, uses("start", "end")]
 
 
 class StandingWords(Entry):
@@ -207,6 +212,8 @@ class NoTherapyWords(Entry):
 
     summary: Annotated[Text, uses("stage")]
     detail: Words
+    summary_procedures: Annotated[Text, uses("stage")]
+    detail_procedures: Words
 
 
 class OptionsWords(Entry):

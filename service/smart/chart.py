@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from service.cards.phrases import note_words
-from service.engine.model import Evaluation, Line
+from service.engine.model import Evaluation, Line, ProcedureEvent
 from service.knowledge import Knowledge
 from service.pipeline import Assessment
 
@@ -39,6 +39,10 @@ def _maintenance_from(line: Line) -> date | None:
         return None
     others = [e.end for e in line.exposures if e.agent not in line.maintenance_agents]
     return max(others) if others else line.start
+
+
+def _procedure_order(event: ProcedureEvent) -> tuple[date, str]:
+    return (event.start or date.min, event.source)
 
 
 def timeline(evaluation: Evaluation) -> dict[str, Any]:
@@ -69,6 +73,9 @@ def timeline(evaluation: Evaluation) -> dict[str, Any]:
         }
     if not e.diagnosis.sclc:
         note = "Not small-cell lung cancer: the service gives no cards for this patient."
+    elif not e.lines and e.systemic_procedures:
+        # §1 (v3): never "no systemic therapy" while a Procedure records some.
+        note = "Systemic therapy is recorded only as procedures, which name no drug: no line."
     elif not e.lines:
         note = "No systemic therapy for SCLC is recorded."
     elif e.platinum is not None and e.platinum.interval_days is None:
@@ -91,6 +98,18 @@ def timeline(evaluation: Evaluation) -> dict[str, Any]:
             for line in e.lines
         ],
         "progression": e.progression.to_json() if e.progression else None,
+        # §1 (v3): radiotherapy and systemic therapy recorded as procedures, never lines.
+        "procedures": [
+            {
+                "kind": p.kind,
+                "name": p.name,
+                "start": p.start.isoformat(),
+                "end": (p.end or p.start).isoformat(),
+                "source": p.source,
+            }
+            for p in sorted({*e.radiotherapy, *e.systemic_procedures}, key=_procedure_order)
+            if p.start is not None
+        ],
         "platinum": platinum,
         "note": note,
     }

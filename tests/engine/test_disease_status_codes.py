@@ -59,6 +59,7 @@ def is_snomed_concept_id(code: str) -> bool:
 
 
 def test_the_format_check_tells_a_real_id_from_a_typo() -> None:
+    """A real concept id passes; one digit off, another partition or too short fails."""
     assert is_snomed_concept_id("271299001")  # worsened
     assert not is_snomed_concept_id("271299002")  # one digit off: check digit fails
     assert not is_snomed_concept_id("271299011")  # description partition, not a concept
@@ -67,6 +68,7 @@ def test_the_format_check_tells_a_real_id_from_a_typo() -> None:
 
 @pytest.mark.parametrize("value", VALUES, ids=lambda v: v["code"])
 def test_each_value_is_a_snomed_concept_with_a_declared_source(value: dict[str, str]) -> None:
+    """Each value is a well-formed concept id whose source tags the header declares."""
     assert is_snomed_concept_id(value["code"])
     tags = re.findall(r"\[[a-z-]+\]", value["source"])
     assert tags and set(tags) <= DECLARED, value
@@ -74,6 +76,7 @@ def test_each_value_is_a_snomed_concept_with_a_declared_source(value: dict[str, 
 
 
 def test_codes_are_listed_once_and_worsened_is_a_progression() -> None:
+    """No code twice; worsened is a progression; no code is both."""
     codes = [v["code"] for v in VALUES]
     assert len(codes) == len(set(codes))
     assert rules.WORSENED_SNOMED in rules.PROGRESSION_SNOMED
@@ -81,5 +84,6 @@ def test_codes_are_listed_once_and_worsened_is_a_progression() -> None:
 
 
 def test_the_engine_codes_of_section_2_are_well_formed_too() -> None:
+    """The §2 SCLC and NSCLC codes of rules.py pass the same format check."""
     for code in (*rules.SCLC_SNOMED_CODES, rules.NSCLC_SNOMED):
         assert is_snomed_concept_id(code), code

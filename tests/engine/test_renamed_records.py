@@ -91,6 +91,8 @@ def as_abbreviation(resource: dict[str, Any], agent: str) -> None:
 def test_a_renamed_drug_never_adds_or_raises_an_option_with_its_agent(
     candidate: Any, rename: Any
 ) -> None:
+    """Read by ingredient, ATC or abbreviation, the record gives the same lines and
+    options, and never adds or raises an option containing its agent."""
     name, index, ref, agents = candidate
     (agent,) = agents
     resource = BUNDLES[name]["entry"][index]["resource"]
@@ -126,6 +128,7 @@ STATUSES = _disease_statuses()
 
 
 def test_the_fixtures_offer_disease_statuses_to_move() -> None:
+    """The disease-status property ranges over a real share of the fixtures."""
     assert len(STATUSES) >= 20
 
 

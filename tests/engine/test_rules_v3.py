@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from service.engine import evaluate
-from service.engine.record import Code, ConditionFact, ObservationFact
+from service.engine.record import Code, ConditionFact, ObservationFact, ProcedureFact
 from tests.builders import cycles, given, other_cancer, record, sclc, worsened
 
 LOINC = "http://loinc.org"
@@ -133,6 +133,7 @@ def test_a_recurrent_sclc_condition_is_a_dated_relapse_whatever_its_status() -> 
 
 
 def test_history_of_sclc_is_not_a_relapse() -> None:
+    """'History of … recurrent episode' is not a relapse record (§6.2 v3)."""
     conditions = (
         sclc("2025-01-02"),
         recurrent("History of small cell lung cancer, recurrent episode", "2025-10-20"),
@@ -317,3 +318,85 @@ def test_a_platinum_record_running_past_the_next_line_ends_the_day_before() -> N
         "starts on 2026-04-14 (MedicationStatement/topo); its last platinum dose is taken as "
         "2026-04-13 (estimated)"
     )
+
+
+# --- §1, §11 procedures ---------------------------------------------------------------------
+
+
+def procedure(
+    ref: str, kind: str, start: str, end: str | None = None, *, reasons: tuple[str, ...] = ()
+) -> ProcedureFact:
+    return ProcedureFact(
+        ref=ref,
+        kind=kind,  # type: ignore[arg-type]
+        status="completed",
+        codes=(),
+        text={"systemic": "Chemotherapy", "radiotherapy": "Prophylactic cranial irradiation"}.get(
+            kind, "Chemoradiotherapy"
+        ),
+        start=date.fromisoformat(start),
+        end=date.fromisoformat(end) if end else None,
+        reason_refs=reasons,
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "named"),
+    [("2025-04-07", False), ("2025-04-08", True)],
+    ids=["28-days-after-the-line", "29-days-after"],
+)
+def test_systemic_therapy_recorded_only_as_a_procedure_is_named(day: str, named: bool) -> None:
+    """Line 1 ends 2025-03-10. A chemotherapy Procedure up to 28 days later (2025-04-07 =
+    21 + 7) is the line's own record; one 29 days later (04-08) is therapy recorded only
+    as a procedure: never a line, but named (the line count may be too low)."""
+    chemo_procedure = procedure("Procedure/p1", "systemic", day)
+    result = evaluate(replace(record(*chemo()), procedures=(chemo_procedure,)), today=TODAY)
+    assert len(result.lines) == 1
+    assert result.systemic_procedures[0].source == "Procedure/p1"
+    assert [w for w in result.warnings if w.startswith("Procedure/p1")] == (
+        [
+            f"Procedure/p1: systemic anticancer therapy recorded only as a procedure ({day}); "
+            "it names no drug, so it is not counted as a line and the line count may be too low"
+        ]
+        if named
+        else []
+    )
+
+
+def test_procedures_for_another_cancer_and_radiotherapy() -> None:
+    """Chemotherapy for the prostate cancer is left out (§4); radiotherapy is listed by
+    date, never a line."""
+    procedures = (
+        procedure("Procedure/rt2", "radiotherapy", "2025-06-02", "2025-06-13"),
+        procedure("Procedure/pca-chemo", "systemic", "2019-05-06", reasons=("Condition/pca",)),
+        procedure("Procedure/rt1", "radiotherapy", "2025-01-13", "2025-02-21"),
+    )
+    result = evaluate(
+        replace(record(*chemo(), conditions=(sclc("2025-01-02"), PROSTATE)), procedures=procedures),
+        today=TODAY,
+    )
+    assert [p.source for p in result.radiotherapy] == ["Procedure/rt1", "Procedure/rt2"]
+    assert result.systemic_procedures == ()
+    assert not any("Procedure/" in w for w in result.warnings)
+    assert len(result.lines) == 1
+
+
+def test_no_drug_records_but_chemotherapy_procedures_is_not_no_therapy() -> None:
+    """SCLC with chemotherapy only as procedures: no lines, one warning naming them all,
+    and the card never says no systemic therapy is recorded."""
+    from service.cards import patient_view_cards
+
+    procedures = tuple(
+        procedure(f"Procedure/c{i}", "systemic", day)
+        for i, day in enumerate(["2025-01-06", "2025-01-27", "2025-02-17"], start=1)
+    )
+    result = evaluate(replace(record(), procedures=procedures), today=TODAY)
+    assert result.lines == ()
+    assert result.warnings == (
+        "Procedure/c1, Procedure/c2, Procedure/c3: systemic anticancer therapy recorded only as "
+        "a procedure (2025-01-06 to 2025-02-17); it names no drug, so it is not counted as a "
+        "line and the line count may be too low",
+    )
+    (card,) = patient_view_cards(result, base_url="http://cds.example")
+    assert "no systemic therapy" not in (card["summary"] + card["detail"]).lower()
+    assert card["indicator"] == "warning"

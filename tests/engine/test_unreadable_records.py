@@ -26,7 +26,13 @@ from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)
 MEDICATIONS = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
-DATE_FIELDS = ("effectiveDateTime", "effectivePeriod", "authoredOn", "dispenseRequest")
+DATE_FIELDS = (
+    "effectiveDateTime",
+    "effectivePeriod",
+    "authoredOn",
+    "dispenseRequest",
+    "dosageInstruction",  # its timing.repeat.boundsPeriod (v3 §1)
+)
 UNKNOWN_CODE = {
     "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "99999999"}]
 }

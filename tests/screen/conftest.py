@@ -23,8 +23,9 @@ from service.screen.plan import ScreenOptions
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 21)  # the fixtures' evaluation date (tests/expected/README.md)
-# 240 patients, a quarter of them scenario copies: each of the 60 fixtures once.
-SPEC = PopulationSpec(patients=240, sclc_share=0.25, block=100)
+# A quarter of the patients are scenario copies: each fixture once (four patients a
+# fixture), in blocks of 100.
+SPEC = PopulationSpec(patients=4 * len(list(FIXTURES.glob("*.json"))), sclc_share=0.25, block=100)
 OPTIONS = ScreenOptions(today=TODAY, thresholds=DEFAULT_THRESHOLDS)
 
 

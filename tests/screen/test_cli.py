@@ -17,7 +17,7 @@ from service.cli import main
 from service.screen import dask_cluster
 from service.screen.worklist import COLUMNS
 from tests.screen.bulk_server import BulkServer, running
-from tests.screen.conftest import TODAY
+from tests.screen.conftest import SPEC, TODAY
 
 WORKLIST = ("worklist.parquet", "worklist.csv", "report.html")
 
@@ -55,7 +55,7 @@ def test_screen_on_a_running_scheduler_gives_the_same_files(
         assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
     assert digests(tmp_path) == digests(by_processes)
     out, err = capsys.readouterr()
-    assert "240 patients" in out and "evaluating" in err
+    assert f"{SPEC.patients} patients" in out and "evaluating" in err
 
 
 def test_screen_runs_the_bulk_export_first(

@@ -94,14 +94,17 @@ function renderTimeline(t) {
     box.append(p);
     return;
   }
-  const dates = [t.today, t.diagnosed, ...t.lines.flatMap((l) => [l.start, l.end])];
+  const procedures = t.procedures || [];
+  const dates = [t.today, t.diagnosed, ...t.lines.flatMap((l) => [l.start, l.end]),
+    ...procedures.flatMap((p) => [p.start, p.end])];
   if (t.progression && t.progression.date) dates.push(t.progression.date);
   const times = dates.filter(Boolean).map(toTime);
   const start = Math.min(...times) - 20 * DAY;
   const end = Math.max(...times) + 20 * DAY;
   const width = 1000, left = 20, right = 20, top = 34, row = 44;
   const pfiRow = t.platinum && t.platinum.interval_days != null ? 46 : 0;
-  const height = top + t.lines.length * row + pfiRow + 54;
+  const procRow = procedures.length ? 30 : 0;
+  const height = top + t.lines.length * row + procRow + pfiRow + 54;
   const x = (iso) => left + ((toTime(iso) - start) / (end - start)) * (width - left - right);
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": "Treatment timeline" });
@@ -140,7 +143,20 @@ function renderTimeline(t) {
       "text-anchor": fitsRight ? "start" : "end" }, label));
   });
 
-  const bottom = top + t.lines.length * row;
+  // Radiotherapy and systemic therapy recorded as procedures: a thin row, never a line.
+  procedures.forEach((p) => {
+    const y = top + t.lines.length * row + 8;
+    const x0 = x(p.start);
+    const mark = el("rect", { class: `bar-procedure ${p.kind}`, x: x0, y,
+      width: Math.max(x(p.end) - x0, 4), height: 10, rx: 2, "data-procedure": p.source });
+    mark.append(el("title", {}, `${p.name}: ${p.start}${p.end !== p.start ? ` to ${p.end}` : ""} (${p.source})`));
+    svg.append(mark);
+  });
+  if (procRow) {
+    svg.append(el("text", { class: "label", x: left, y: top + t.lines.length * row + 4 },
+      "Procedures (radiotherapy, therapy without drugs named)"));
+  }
+  const bottom = top + t.lines.length * row + procRow;
   if (t.platinum) {
     const px = x(t.platinum.last_dose);
     svg.append(el("line", { class: "marker-platinum", x1: px, x2: px, y1: top - 6, y2: bottom + pfiRow - 6 }));
