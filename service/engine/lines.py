@@ -178,17 +178,18 @@ def _holds(line: Line, thresholds: Thresholds) -> list[str]:
         given = sorted((e for e in line.exposures if e.agent == agent), key=lambda e: e.start)
         if not given:
             continue
-        last = given[0].end
-        for previous, exposure in zip(given, given[1:], strict=False):
-            gap = (exposure.start - last).days
+        latest = given[0]  # the exposure that ends last so far
+        for exposure in given[1:]:
+            gap = (exposure.start - latest.end).days
             if gap >= thresholds.rechallenge_gap_days:
                 found.append(
                     f"{exposure.source}: {agent} resumed on {exposure.start.isoformat()} after "
-                    f"{gap} days without it (last given {last.isoformat()}, {previous.source}) "
-                    f"and no progression recorded in between; read as a hold within line "
-                    f"{line.number}"
+                    f"{gap} days without it (last given {latest.end.isoformat()}, "
+                    f"{latest.source}) and no progression recorded in between; read as a hold "
+                    f"within line {line.number}"
                 )
-            last = max(last, exposure.end)
+            if exposure.end > latest.end:
+                latest = exposure
     return found
 
 
