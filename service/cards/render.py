@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from service.cards.checklist import check_item
+from service.cards.checklist import check_items
 from service.cards.frame import Frame
 from service.cards.option_card import options_card
 from service.cards.order_card import order_card
@@ -42,7 +42,7 @@ def patient_view_cards(
 def check_the_record(evaluation: Evaluation, *, knowledge: Knowledge | None = None) -> list[str]:
     """The items the summary card lists under "Check the record" (§11), as its markdown."""
     knowledge = knowledge or load_knowledge()
-    return [check_item(issue, knowledge) for issue in evaluation.record_issues]
+    return check_items(evaluation.record_issues, knowledge)
 
 
 def order_cards(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.cards.checklist import check_item
+from service.cards.checklist import check_items
 from service.cards.frame import Frame
 from service.cards.markdown import SUMMARY_LIMIT, bullets, escape
 from service.cards.phrases import dated_reading, reading_words
@@ -73,7 +73,7 @@ def no_therapy_card(frame: Frame) -> dict[str, Any]:
 
 def _check_items(frame: Frame) -> list[str]:
     """§11 "Check the record": the engine's record issues, each naming its records."""
-    return [check_item(issue, frame.knowledge) for issue in frame.evaluation.record_issues]
+    return check_items(frame.evaluation.record_issues, frame.knowledge)
 
 
 def _headline(frame: Frame) -> str:

@@ -205,6 +205,8 @@ class CheckWords(Entry):
     estimated_progression: Annotated[Text, uses("date", "records")]
     undated_relapse: Annotated[Text, uses("records")]
     possibly_received: Annotated[Text, uses("records", "next_line")]
+    more_records: Annotated[Text, uses("count")]
+    more_of_kind: Annotated[Text, uses("count", "kind")]
 
 
 class NoTherapyWords(Entry):

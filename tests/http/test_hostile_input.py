@@ -39,3 +39,35 @@ def test_nesting_at_the_limit_is_read(client: CheckedClient) -> None:
     response = client.post(PATIENT_VIEW, data=body, content_type="application/json")
     assert response.status_code == 400
     assert "nests deeper" not in response.json["issue"][0]["diagnostics"]
+
+
+def test_a_record_repeating_one_problem_gets_a_small_answer(client: CheckedClient) -> None:
+    """Issue 19 point 8: 15,000 drug records of an unknown code made "Check the record"
+    list every one (a 4.9 MB answer). The list now shows three of a kind and counts the
+    rest, each item names at most ten records, and the answer stays under 64 KB."""
+    from tests.http.support import fixture_bundle, hook_request
+
+    bundle = fixture_bundle("sensitive-late-relapse")
+    patient = next(e["resource"]["id"] for e in bundle["entry"] if "birthDate" in e["resource"])
+    bundle["entry"] += [
+        {
+            "resource": {
+                "resourceType": "MedicationStatement",
+                "id": f"unknown{i}",
+                "status": "completed",
+                "subject": {"reference": f"Patient/{patient}"},
+                "medicationCodeableConcept": {
+                    "coding": [{"system": "http://example.org/local-drugs", "code": f"X{i}"}]
+                },
+                "effectiveDateTime": "2026-02-02",
+            }
+        }
+        for i in range(15_000)
+    ]
+    response = client.post(PATIENT_VIEW, json=hook_request(bundle=bundle))
+    assert response.status_code == 200
+    assert len(response.data) < 64 * 1024, len(response.data)
+    summary = response.json["cards"][0]["detail"]
+    assert summary.count("unidentified medication") == 4  # three items and the count
+    assert "… and 14,997 more records of the same kind: unidentified medication." in summary
+    assert "and 14,990 more" in summary  # the records named by "not placed in a line"
