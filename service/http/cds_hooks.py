@@ -18,12 +18,13 @@ from service.feedback import parse_feedback
 from service.fetch.client import Limits
 from service.hooks import call
 from service.hooks.call import FhirAccess
+from service.hooks.registry import Service
 from service.http.auth import verify_bearer
-from service.http.collector import collector_paused, freed_after_answer
+from service.http.collector import freed_after_answer, paused_collector
 from service.http.incoming import body_bytes, json_body
 from service.http.inprocess import in_process_session
 from service.http.log import log_call
-from service.http.state import state
+from service.http.state import AppState, state
 from service.settings import Settings
 
 __all__ = ["blueprint"]
@@ -108,7 +109,6 @@ def _fhir_access(settings: Settings, base_url: str) -> FhirAccess:
 
 
 @blueprint.post("/cds-services/<service_id>")
-@collector_paused  # a call frees what it allocates by reference counting
 def call_service(service_id: str) -> Response:
     """A CDS service call: the body handed to `service.hooks.call`, its answer sent."""
     service = hooks.find_service(service_id)
@@ -117,10 +117,26 @@ def call_service(service_id: str) -> Response:
     settings = app_state.settings
     g.facts = facts = call.Facts()
     base_url = settings.base_url or request.host_url.rstrip("/")
+    body = body_bytes()  # received in full before the collector is paused (issue 19)
+    with paused_collector():  # a call frees what it allocates by reference counting
+        response = _answer(service, body, settings, app_state, base_url, facts)
+    return response
+
+
+def _answer(
+    service: Service,
+    body: bytes,
+    settings: Settings,
+    app_state: AppState,
+    base_url: str,
+    facts: call.Facts,
+) -> Response:
+    """The call's answer, computed with the collector paused; what it read is freed once
+    the answer is sent."""
     answered = call.answer(
         call.Call(
             service=service,
-            body=body_bytes(),
+            body=body,
             declared_bytes=request.content_length,
             today=settings.evaluation_date(),
             thresholds=settings.thresholds,

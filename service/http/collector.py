@@ -8,7 +8,9 @@ young objects, and as they pile up it scans the whole heap, so that parsing a
 (docs/PERFORMANCE.md). So it is paused while any call of this process runs and resumes
 when the last one ends; under a load that never lets every call end, a young-generation
 collection runs whenever more than `YOUNG_LIMIT` objects have piled up, which bounds
-what cyclic garbage can wait.
+what cyclic garbage can wait. The pause covers the computing only: a call's body is
+received before it begins (a client sending one byte a second never holds it), and no
+pause lasts longer than `PAUSE_LIMIT_SECONDS`, whatever the calls do.
 
 Freeing a large parsed body costs a third of parsing it (docs/PERFORMANCE.md), and the
 caller need not wait for it: `freed_after_answer` hands what a call read to its
@@ -22,20 +24,30 @@ collector could free) is given up on, so that it cannot keep the collector pause
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from flask import Response
 
-__all__ = ["HOLD_SECONDS", "YOUNG_LIMIT", "collector_paused", "freed_after_answer"]
+__all__ = [
+    "HOLD_SECONDS",
+    "PAUSE_LIMIT_SECONDS",
+    "YOUNG_LIMIT",
+    "collector_paused",
+    "freed_after_answer",
+    "paused_collector",
+]
 
 YOUNG_LIMIT = 200_000  # container objects allocated (net) since the last collection
 # An answer holding its call's objects longer than this is taken as lost (see `_Pause`).
 HOLD_SECONDS = 60.0
+# No pause lasts longer: then the collector resumes until every call has ended.
+PAUSE_LIMIT_SECONDS = 10.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,6 +62,8 @@ class _Pause:
         self.running = 0
         self.holds: dict[int, float] = {}  # id of a `_Release` -> when it began to hold
         self.resume = False
+        self.epoch = 0  # counts pauses, so that a late limit timer ends only its own
+        self.timer: threading.Timer | None = None
 
     def enter(self, *, hold: object | None = None) -> None:
         with self.lock:
@@ -57,6 +71,13 @@ class _Pause:
             if self.running + len(self.holds) == 0:
                 self.resume = gc.isenabled()
                 gc.disable()
+                self.epoch += 1
+                if self.resume:
+                    self.timer = threading.Timer(
+                        PAUSE_LIMIT_SECONDS, self._limit_reached, args=(self.epoch,)
+                    )
+                    self.timer.daemon = True
+                    self.timer.start()
             if hold is not None:
                 self.holds[id(hold)] = time.monotonic()
             else:
@@ -70,12 +91,27 @@ class _Pause:
                 return  # given up on already (`HOLD_SECONDS`)
             self._give_up_old_holds()
             if self.running + len(self.holds) == 0:
-                if self.resume:
-                    gc.enable()
+                self._end_pause()
             elif self.running and gc.get_count()[0] > YOUNG_LIMIT:
                 # other calls still run: bound the cyclic garbage they leave waiting (an
                 # answer on its way only frees, and its call's objects are all alive)
                 gc.collect(1)
+
+    def _end_pause(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.resume:
+            gc.enable()
+        self.resume = False
+
+    def _limit_reached(self, epoch: int) -> None:
+        """`PAUSE_LIMIT_SECONDS` into pause `epoch`: the collector resumes for the rest of it."""
+        with self.lock:
+            if epoch == self.epoch and self.resume and self.running + len(self.holds):
+                self.resume = False  # the calls still running find it running
+                self.timer = None
+                gc.enable()
 
     def _give_up_old_holds(self) -> None:
         """An answer never closed nor freed (caught in a reference cycle, which only the
@@ -84,11 +120,21 @@ class _Pause:
         old = [key for key, since in self.holds.items() if now - since > HOLD_SECONDS]
         for key in old:
             del self.holds[key]
-        if old and self.running + len(self.holds) == 0 and self.resume:
-            gc.enable()  # the pause they held ends here
+        if old and self.running + len(self.holds) == 0:
+            self._end_pause()  # the pause they held ends here
 
 
 _PAUSE = _Pause()
+
+
+@contextlib.contextmanager
+def paused_collector() -> Iterator[None]:
+    """The collector paused for what runs inside (see the module docstring)."""
+    _PAUSE.enter()
+    try:
+        yield
+    finally:
+        _PAUSE.leave()
 
 
 def collector_paused(view: Callable[P, R]) -> Callable[P, R]:

@@ -8,9 +8,11 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Response
+from werkzeug.test import EnvironBuilder
 
 from service.http import collector
 from service.http.collector import collector_paused, freed_after_answer
@@ -136,3 +138,73 @@ def test_an_answer_never_closed_nor_freed_is_given_up_on(monkeypatch: pytest.Mon
     assert gc.isenabled()
     seen = collector_paused(gc.isenabled)()  # the counts still right: paused in a call
     assert (seen, gc.isenabled()) == (False, True)
+
+
+def test_no_pause_lasts_longer_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19, point 2: a call that runs on keeps the collector paused only for
+    PAUSE_LIMIT_SECONDS; it then runs until the call ends, and stays on after."""
+    monkeypatch.setattr(collector, "PAUSE_LIMIT_SECONDS", 0.2)
+    seen: list[bool] = []
+
+    @collector_paused
+    def long_call() -> None:
+        seen.append(gc.isenabled())
+        deadline = time.monotonic() + 5
+        while not gc.isenabled() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(gc.isenabled())
+
+    long_call()
+    assert seen == [False, True]
+    assert gc.isenabled()
+    # the next call is paused again, from its start
+    assert collector_paused(gc.isenabled)() is False
+
+
+class _TrickleInput:
+    """A request body that sends "{" and then nothing until released."""
+
+    def __init__(self, release: threading.Event, reading: threading.Event) -> None:
+        self.release, self.reading, self.sent = release, reading, False
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.sent:
+            self.sent = True
+            return b"{"
+        self.reading.set()
+        self.release.wait(10)
+        return b""
+
+
+def test_a_body_still_arriving_never_pauses_the_collector(tmp_path: Path) -> None:
+    """Issue 19, point 2: a POST announcing 1 MB that sends "{" and waits kept the
+    collector paused for the whole worker. The body is now received before the pause,
+    so while it arrives the collector runs; the call then ends in a 400 (not JSON)."""
+    from service.http.factory import create_app
+
+    app = create_app({"TESTING": True, "FEEDBACK_DB": tmp_path / "feedback.sqlite3"})
+    release, reading = threading.Event(), threading.Event()
+    environ_body = _TrickleInput(release, reading)
+    result: list[int] = []
+
+    def post() -> None:
+        environ = EnvironBuilder(
+            path="/cds-services/sclc-relapse-patient-view",
+            method="POST",
+            content_type="application/json",
+        ).get_environ()
+        environ["wsgi.input"] = environ_body
+        environ["CONTENT_LENGTH"] = str(1024 * 1024)
+        statuses: list[str] = []
+        body = app(environ, lambda status, headers, *rest: statuses.append(status))
+        b"".join(body)
+        result.append(int(statuses[0].split()[0]))
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    assert reading.wait(10), "the body was never read"
+    enabled_while_receiving = gc.isenabled()
+    release.set()
+    thread.join(10)
+    assert enabled_while_receiving
+    assert result and result[0] in (400, 413)
