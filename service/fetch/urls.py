@@ -22,7 +22,7 @@ import string
 from collections.abc import Iterable
 from urllib.parse import SplitResult, quote, urlsplit
 
-__all__ = ["same_url", "allowed", "normalise"]
+__all__ = ["allowed", "is_loopback", "normalise", "same_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -98,6 +98,16 @@ def normalise(url: str) -> str:
     if any(segment.split(";")[0] in (".", "..") for segment in path.split("/")):
         raise ValueError("the URL's path has a dot segment with parameters")
     return f"{scheme}://{netloc}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`: only this machine can call."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def allowed(url: str, prefixes: Iterable[str] | None) -> bool:

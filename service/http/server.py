@@ -9,13 +9,13 @@ set, or `SCLC_CDS_INSECURE=true` says otherwise (then it says so loudly at start
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from service.fetch.urls import is_loopback
 from service.settings import Settings
 
 __all__ = ["exposure_problem", "is_loopback", "serve"]
@@ -24,16 +24,6 @@ log = logging.getLogger("sclc_cds.server")
 
 TIMEOUT_SECONDS = 30
 GRACEFUL_TIMEOUT_SECONDS = 10
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or `localhost`: only this machine can call."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def exposure_problem(settings: Settings, host: str) -> str | None:
