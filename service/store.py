@@ -1,7 +1,8 @@
-"""The service's database: feedback items, and the JWT ids already seen.
+"""The service's database: feedback items, the JWT ids already seen, and the SMART
+app's sessions.
 
-One SQLAlchemy Core schema (`METADATA`: tables `feedback` and `seen_tokens`) on one of
-two backends, chosen by URL (`database_url`):
+One SQLAlchemy Core schema (`METADATA`: tables `feedback`, `seen_tokens` and
+`app_sessions`) on one of two backends, chosen by URL (`database_url`):
 
 - SQLite, the default (`SCLC_CDS_FEEDBACK_DB`): one file in WAL mode with a busy
   timeout, shared by the processes of one host;
@@ -15,6 +16,11 @@ row back means it is new, none that it was there already. So a feedback item del
 twice is stored once, and of two workers or replicas shown one JWT id, exactly one
 accepts it (the database's unique index decides, not a read before the write).
 
+An app session (`add_session`, `use_session`, `end_session`) is one row keyed by the
+SHA-256 of its id, never the id itself: the browser's cookie holds the id, the row the
+EHR's tokens, so neither alone is a sign-in. Rows expire when idle or too old and the
+table keeps only the newest `keep` rows.
+
 A database that does not answer (down, restarting, locked too long) raises
 `StoreUnavailable` (503), or `TokenStoreUnavailable` from `remember_token`; nothing was
 acknowledged, so the client may send the same request again. Hook calls never touch
@@ -27,7 +33,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
@@ -57,7 +64,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from service.errors import SclcCdsError, StoreUnavailable, TokenStoreUnavailable
 from service.feedback import FeedbackItem
 
-__all__ = ["FEEDBACK", "METADATA", "SEEN_TOKENS", "Store", "database_url"]
+__all__ = ["APP_SESSIONS", "FEEDBACK", "METADATA", "SEEN_TOKENS", "Store", "database_url"]
 
 METADATA = MetaData()
 # The columns that make one feedback item unique: a redelivery of the same item
@@ -85,6 +92,16 @@ SEEN_TOKENS = Table(
     Column("jti_sha256", Text, primary_key=True),
     Column("expires_at", BigInteger, nullable=False),  # Unix seconds
     Index("seen_tokens_expiry", "expires_at"),
+)
+APP_SESSIONS = Table(
+    "app_sessions",
+    METADATA,
+    # A hash of the session id: a copy of the table names no cookie that would work.
+    Column("id_sha256", Text, primary_key=True),
+    Column("data", Text, nullable=False),  # JSON: the pending launch, or the grant
+    Column("created_at", BigInteger, nullable=False),  # Unix seconds
+    Column("used_at", BigInteger, nullable=False),  # Unix seconds, of the last use
+    Index("app_sessions_created", "created_at"),
 )
 
 # SQLite: how long a writer waits for another's lock before giving up (503).
@@ -322,3 +339,100 @@ class Store:
             return
         self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
         connection.execute(delete(SEEN_TOKENS).where(SEEN_TOKENS.c.expires_at < now))
+
+    # --- the SMART app's sessions ------------------------------------------------------
+
+    @staticmethod
+    def _session_key(session_id: str) -> Any:
+        digest = hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+        return APP_SESSIONS.c.id_sha256 == digest
+
+    @staticmethod
+    def _live(now: int, idle_seconds: int, max_seconds: int) -> Any:
+        return (APP_SESSIONS.c.used_at > now - idle_seconds) & (
+            APP_SESSIONS.c.created_at > now - max_seconds
+        )
+
+    def add_session(
+        self,
+        session_id: str,
+        data: Mapping[str, Any],
+        *,
+        idle_seconds: int,
+        max_seconds: int,
+        keep: int,
+    ) -> None:
+        """Keep `data` under a new `session_id`; expired sessions are deleted, and all but
+        the `keep` newest. StoreUnavailable (503) when the database does not answer."""
+        now = int(time.time())
+        row = {
+            "id_sha256": hashlib.sha256(session_id.encode("utf-8")).hexdigest(),
+            "data": json.dumps(data),
+            "created_at": now,
+            "used_at": now,
+        }
+        newest = (
+            select(APP_SESSIONS.c.id_sha256)
+            .order_by(APP_SESSIONS.c.created_at.desc(), APP_SESSIONS.c.id_sha256)
+            .offset(keep)
+        )
+        self._ensure_schema()
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    delete(APP_SESSIONS).where(~self._live(now, idle_seconds, max_seconds))
+                )
+                connection.execute(APP_SESSIONS.insert(), row)
+                connection.execute(delete(APP_SESSIONS).where(APP_SESSIONS.c.id_sha256.in_(newest)))
+        except exc.SQLAlchemyError as error:
+            raise self._failure(error, StoreUnavailable, "the app session") from None
+
+    def use_session(
+        self, session_id: str, *, idle_seconds: int, max_seconds: int
+    ) -> dict[str, Any] | None:
+        """The data of a live session, its last use now; None when it is unknown or
+        expired (then it is deleted)."""
+        now = int(time.time())
+        key = self._session_key(session_id)
+        touch = (
+            update(APP_SESSIONS)
+            .where(key, self._live(now, idle_seconds, max_seconds))
+            .values(used_at=now)
+            .returning(APP_SESSIONS.c.data)
+        )
+        self._ensure_schema()
+        try:
+            with self._engine.begin() as connection:
+                data = connection.execute(touch).scalar_one_or_none()
+                if data is None:
+                    connection.execute(delete(APP_SESSIONS).where(key))
+                    return None
+        except exc.SQLAlchemyError as error:
+            raise self._failure(error, StoreUnavailable, "the app session") from None
+        return _session_data(data)
+
+    def end_session(
+        self, session_id: str, *, idle_seconds: int, max_seconds: int
+    ) -> dict[str, Any] | None:
+        """Delete the session; its data when it was live (so it is used once: of two
+        requests ending it, one gets the data)."""
+        now = int(time.time())
+        end = (
+            delete(APP_SESSIONS)
+            .where(self._session_key(session_id))
+            .returning(APP_SESSIONS.c.data, APP_SESSIONS.c.created_at, APP_SESSIONS.c.used_at)
+        )
+        self._ensure_schema()
+        try:
+            with self._engine.begin() as connection:
+                row = connection.execute(end).first()
+        except exc.SQLAlchemyError as error:
+            raise self._failure(error, StoreUnavailable, "the app session") from None
+        if row is None or row.used_at <= now - idle_seconds or row.created_at <= now - max_seconds:
+            return None
+        return _session_data(row.data)
+
+
+def _session_data(text_value: str) -> dict[str, Any] | None:
+    data = json.loads(text_value)
+    return data if isinstance(data, dict) else None

@@ -16,7 +16,7 @@ import sqlalchemy
 
 from service.errors import StoreUnavailable, TokenStoreUnavailable
 from service.feedback import FeedbackItem, parse_feedback
-from service.store import SEEN_TOKENS, Store
+from service.store import APP_SESSIONS, SEEN_TOKENS, Store
 from tests.conftest import ROOT
 from tests.http.support import free_port
 
@@ -62,7 +62,7 @@ def store(url: str) -> Iterator[Store]:
 def test_open_creates_the_schema(store: Store) -> None:
     """Both tables exist once the store is built, before any call."""
     tables = set(sqlalchemy.inspect(store.engine).get_table_names())
-    assert {"feedback", "seen_tokens"} <= tables
+    assert {"feedback", "seen_tokens", "app_sessions"} <= tables
 
 
 def test_opening_again_keeps_what_is_stored(url: str) -> None:
@@ -161,3 +161,53 @@ def test_an_unusable_url_is_a_value_error(url: str) -> None:
     """A bad SCLC_CDS_DATABASE_URL stops the service at start."""
     with pytest.raises(ValueError, match="database"):
         Store.open(url)
+
+
+def _session_rows(store: Store) -> list[tuple[str, ...]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.select(APP_SESSIONS)).all()
+    return [tuple(str(value) for value in row) for row in rows]
+
+
+def test_an_app_session_is_kept_under_a_hash_of_its_id_and_ended_once(store: Store) -> None:
+    """The row names no session id (a copy of the table opens no session); the data
+    comes back while the session lives, and ending it gives it once."""
+    limits = {"idle_seconds": 60, "max_seconds": 3600}
+    store.add_session("the-id", {"grant": {"patient": "p"}}, keep=10, **limits)
+    assert not any("the-id" in value for row in _session_rows(store) for value in row)
+    assert store.use_session("the-id", **limits) == {"grant": {"patient": "p"}}
+    assert store.use_session("another-id", **limits) is None
+    assert store.end_session("the-id", **limits) == {"grant": {"patient": "p"}}
+    assert store.end_session("the-id", **limits) is None
+    assert store.use_session("the-id", **limits) is None
+    assert _session_rows(store) == []
+
+
+def test_app_sessions_expire_idle_or_old_and_only_the_newest_are_kept(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unused for `idle_seconds`, or begun `max_seconds` ago, a session is gone (and its
+    row deleted); a new session evicts all but the `keep` newest."""
+    clock = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    limits = {"idle_seconds": 10, "max_seconds": 30}
+    store.add_session("idle", {}, keep=10, **limits)
+    store.add_session("used", {}, keep=10, **limits)
+    for _ in range(3):  # used every 8 s: never idle 10 s, but 24 s old
+        clock[0] += 8
+        assert store.use_session("used", **limits) == {}
+    assert store.use_session("idle", **limits) is None
+    clock[0] += 8  # 32 s old
+    assert store.use_session("used", **limits) is None
+    assert _session_rows(store) == []
+    for n in range(5):
+        clock[0] += 1
+        store.add_session(f"s{n}", {"n": n}, keep=3, **limits)
+    assert len(_session_rows(store)) == 3
+    assert [store.use_session(f"s{n}", **limits) for n in range(5)] == [
+        None,
+        None,
+        {"n": 2},
+        {"n": 3},
+        {"n": 4},
+    ]
