@@ -36,13 +36,17 @@ class _StderrHandler(logging.Handler):
 
 
 def configure_logging() -> None:
-    """Send the `sclc_cds` logger's lines to stderr as they are (idempotent)."""
+    """Send the `sclc_cds` logger's lines to stderr as they are (idempotent); no
+    Authlib debug lines, which hold tokens."""
     if not any(isinstance(handler, _StderrHandler) for handler in log.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    # Authlib logs every token the demo EHR issues, whole ("Issue token {...}"), at
+    # DEBUG: its records stop at INFO, whatever level the root logger is given.
+    logging.getLogger("authlib").setLevel(logging.INFO)
 
 
 def _line(level: int, fields: dict[str, Any]) -> None:
