@@ -61,7 +61,9 @@ DEFAULTS: Mapping[str, Any] = {
     "INSECURE": False,  # true: allow serving a non-loopback address without JWTs (loud)
     "DEMO": None,  # /demo and the fixture /fhir; None: on when bound to loopback only
     "DEMO_FHIR_AUTH": False,  # true: the fixture /fhir needs a token from its demo OAuth
-    "SECRET_KEY": None,  # signs the app's session cookie; None: a key kept in the instance folder
+    "SECRET_KEY": None,  # signs the demo EHR's codes and tokens; None: kept in the instance folder
+    "APP_SESSION_IDLE_SECONDS": 1800,  # the SMART app's sign-in ends after this long unused
+    "APP_SESSION_MAX_SECONDS": 8 * 3600,  # and this long after it began, whatever the token says
     "SMART_CLIENT_ID": "sclc-relapse-app",  # the SMART app's client_id at the EHR
 }
 # Settings that are not environment variables (callables tests and embedders inject).
@@ -211,6 +213,8 @@ class Settings:
     demo_fhir_auth: bool = False
     secret_key: str | None = None
     smart_client_id: str = "sclc-relapse-app"
+    app_session_idle_seconds: int = 1800
+    app_session_max_seconds: int = 8 * 3600
 
     @property
     def demo_enabled(self) -> bool:
@@ -287,4 +291,6 @@ class Settings:
             demo_fhir_auth=_flag(config, "DEMO_FHIR_AUTH"),
             secret_key=str(config["SECRET_KEY"]) if config.get("SECRET_KEY") else None,
             smart_client_id=str(config.get("SMART_CLIENT_ID") or "sclc-relapse-app"),
+            app_session_idle_seconds=_number(config, "APP_SESSION_IDLE_SECONDS", int),
+            app_session_max_seconds=_number(config, "APP_SESSION_MAX_SECONDS", int),
         )

@@ -62,7 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store = Store.open(database_url(settings.database_url, settings.feedback_db))
     cache = AssessmentCache(size=CACHE_SIZE if settings.cache else 0)  # SCLC_CDS_CACHE
     install(app, AppState(settings=settings, store=store, cache=cache))
-    configure_session(app, settings)  # the SMART app's signed cookie (and the demo EHR's key)
+    configure_session(app, settings)  # the secret key (demo EHR tokens); no Flask session
 
     app.register_blueprint(meta_blueprint)
     app.register_blueprint(hooks_blueprint)

@@ -7,12 +7,13 @@ on Authlib, from the `iss` it is given to the grant kept in the session.
    `{iss}/.well-known/smart-configuration` (bounded, no redirects) and sends the browser
    to its `authorization_endpoint`: code flow, PKCE S256, a random `state`, `aud=iss`,
    the `launch`, and patient-scoped read scopes for exactly the resources the engine
-   reads (`service.smart`). The pending launch (state, verifier, iss) is kept in the
-   session (`service.smart.session_cookie`).
-2. `finish_launch`: a refusal (`error=access_denied`) or a `state` that is not the one
-   sent is a clear message; otherwise the code and the PKCE verifier are exchanged at the
-   token endpoint (which must be the service's own `/fhir` or allowed too), and the grant
-   (token, expiry, patient) replaces the pending launch in the session.
+   reads (`service.smart`). The pending launch (state, verifier, iss) is kept in a new
+   server-side session (`service.smart.session_cookie`: the cookie holds its id only).
+2. `finish_launch`: the pending launch's session is ended (used once); a refusal
+   (`error=access_denied`) or a `state` that is not the one sent is a clear message;
+   otherwise the code and the PKCE verifier are exchanged at the token endpoint (which
+   must be the service's own `/fhir` or allowed too), and the grant (tokens, expiry,
+   patient, server) is kept in a new session under a new id: the id rotates at sign-in.
 3. `current_grant`: the session's grant while it lasts; "expired" (401) after.
 """
 
@@ -31,7 +32,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, request
 
 from service.errors import InputError
 from service.fetch.client import SessionFactory
@@ -40,6 +41,7 @@ from service.hooks.body import loads
 from service.http.inprocess import in_process_session
 from service.http.state import state
 from service.settings import Settings
+from service.smart import session_cookie
 from service.smart.configuration import SmartConfiguration, requested_scopes
 from service.smart.messages import Message, expired, not_allowed, not_smart, restart
 
@@ -52,7 +54,7 @@ __all__ = [
     "service_base",
 ]
 
-# The session cookie's keys: the launch under way, then the grant it ended in.
+# The session's keys: the launch under way, then the grant it ended in.
 PENDING = "smart_pending"
 GRANT = "smart_grant"
 # A discovery document is a few kilobytes; anything much larger is not one.
@@ -185,22 +187,22 @@ def authorization_url(iss: str, *, launch_id: str | None) -> str:
         code_verifier=verifier,
         **extra,
     )
-    session.pop(GRANT, None)
-    session[PENDING] = {
+    pending = {
         "state": state_value,
         "verifier": verifier,
         "iss": server.base,
         "token_endpoint": configuration.token_endpoint,
         "redirect_uri": redirect_uri,
     }
+    session_cookie.begin({PENDING: pending})
     return url
 
 
 def finish_launch(url: str, args: Mapping[str, str]) -> None:
     """The EHR's answer at the callback (`url`, its query `args`): a refusal or an answer
     that does not match the pending launch is a Message; a code is exchanged for the
-    token, kept in the session as the grant."""
-    pending = session.pop(PENDING, None)
+    token, kept as the grant in a new session (a new id)."""
+    pending = (session_cookie.end() or {}).get(PENDING)
     if not isinstance(pending, dict):
         raise restart("The app has no record of starting this sign-in (or it was used).")
     if args.get("error"):
@@ -248,17 +250,22 @@ def finish_launch(url: str, args: Mapping[str, str]) -> None:
         raise Message(400, "The EHR gave the app no patient.", "Launch it from a patient's chart.")
     expires_in = token.get("expires_in")
     lifetime = expires_in if isinstance(expires_in, int) and expires_in > 0 else None
-    session[GRANT] = {
+    grant = {
         "iss": pending["iss"],
         "access_token": token["access_token"],
         "expires_at": time.time() + (lifetime or DEFAULT_TOKEN_SECONDS),
         "patient": patient,
     }
+    # Kept server side with the rest, never sent anywhere (the app does not refresh).
+    grant.update({k: token[k] for k in ("refresh_token", "id_token") if token.get(k)})
+    session_cookie.begin({GRANT: grant})
 
 
 def current_grant() -> dict[str, Any]:
-    """The session's live grant; Message (401, "expired") when there is none."""
-    grant = session.get(GRANT)
+    """The session's live grant; Message (401, "expired") when there is none (then the
+    session is ended)."""
+    grant = (session_cookie.current() or {}).get(GRANT)
     if not isinstance(grant, dict) or float(grant.get("expires_at", 0)) <= time.time():
+        session_cookie.end()
         raise expired()
     return grant

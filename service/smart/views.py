@@ -13,8 +13,9 @@ The blueprint, its views thin:
    prefetch queries (`service.hooks.PREFETCH`) read from `iss` with the user's token,
    every page followed, within the settings' FHIR limits, then `service.pipeline.assess`.
 
-The launch under way and then its grant live in the signed session cookie
-(`service.smart.session_cookie`). A session that is missing or expired, or a token the
+The launch under way and then its grant live server side; the cookie holds an opaque
+id (`service.smart.session_cookie`), and no token is ever in a cookie, a URL, a page or
+the log. A session that is missing or expired, or a token the
 FHIR server refuses (401), gets "Your session has expired; launch the app again from the
 EHR", never a blank page: every failure is a `Message` (`service.smart.messages`), which
 the pages answer as HTML and `/app/api/*` as OperationOutcomes the page shows.
@@ -49,6 +50,7 @@ from service.smart.launch import (
     service_base,
 )
 from service.smart.messages import Message, expired
+from service.smart.session_cookie import send_cookie
 
 __all__ = ["blueprint"]
 
@@ -102,12 +104,12 @@ def _error(error: Exception) -> Response:
 
 @blueprint.after_request
 def _headers(response: Response) -> Response:
-    # Codes and tokens travel in these URLs and pages: keep them out of caches and
-    # out of the Referer of any link the page holds.
+    # Authorization codes travel in the callback's URL: keep pages out of caches and
+    # their URLs out of the Referer of any link the page holds.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_cookie(response)
 
 
 # --- the launch ------------------------------------------------------------------------

@@ -3,12 +3,16 @@ authorize, callback, each redirect checked and followed by hand."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from service.http.state import state
+from service.smart.session_cookie import COOKIE
+from service.store import Store
 from tests.http.support import CheckedClient
 
 OWN_FHIR = "http://localhost/fhir"  # the test client's host: the service's own /fhir
@@ -99,8 +103,30 @@ def token_for(client: CheckedClient, patient: str) -> str:
     return str(answer.get_json()["access_token"])
 
 
+def _store(client: CheckedClient) -> Store:
+    with client.application.app_context():
+        return state().store
+
+
+def session_id(client: CheckedClient) -> str | None:
+    """The app's session id the browser holds (its cookie), if any."""
+    cookie = client.get_cookie(COOKIE, path="/app")
+    return cookie.value if cookie is not None else None
+
+
 def set_grant(client: CheckedClient, **grant: Any) -> None:
-    """Put a grant in the session, as the callback would (`expires_at` defaults to an
-    hour from now)."""
-    with client.session_transaction() as session:
-        session["smart_grant"] = {"expires_at": time.time() + 3600, **grant}
+    """Keep a grant in a new session and give the browser its id, as the callback would
+    (`expires_at` defaults to an hour from now)."""
+    sid = secrets.token_urlsafe(32)
+    data = {"smart_grant": {"expires_at": time.time() + 3600, **grant}}
+    _store(client).add_session(sid, data, idle_seconds=60, max_seconds=3600, keep=100)
+    client.set_cookie(COOKIE, sid, path="/app")
+
+
+def grant_of(client: CheckedClient) -> dict[str, Any]:
+    """The grant of the browser's session, read server side."""
+    sid = session_id(client)
+    assert sid is not None
+    data = _store(client).use_session(sid, idle_seconds=60, max_seconds=3600)
+    assert data is not None
+    return dict(data["smart_grant"])

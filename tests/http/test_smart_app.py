@@ -18,6 +18,7 @@ from tests.http.smart_flow import (
     TIMELINE_CONTEXT,
     approve,
     finish,
+    grant_of,
     launch_id,
     query,
     redirected,
@@ -190,8 +191,8 @@ def test_an_allowed_server_without_smart_gets_a_clear_message(make_app: AppFacto
 def test_an_expired_session_shows_the_expired_message(client: CheckedClient) -> None:
     """Past the token's expiry: the page and the API both say the session has expired."""
     sign_in(client, "third-line")
-    with client.session_transaction() as session:
-        session["smart_grant"] = {**session["smart_grant"], "expires_at": time.time() - 1}
+    grant = grant_of(client)
+    set_grant(client, **{**grant, "expires_at": time.time() - 1})
     page = client.get("/app/view")
     assert page.status_code == 401 and EXPIRED in page_text(page)
     api = client.get("/app/api/record")

@@ -180,11 +180,10 @@ def test_the_hook_reads_a_protected_own_fhir_with_the_requests_authorization(
     request = hook_request(bundle=fixture_bundle("third-line"), prefetch={}, fhirServer=OWN_FHIR)
     without = client.post("/cds-services/sclc-relapse-patient-view", json=request)
     assert without.status_code == 412
-    from tests.http.smart_flow import sign_in
+    from tests.http.smart_flow import grant_of, sign_in
 
     sign_in(client, "third-line")
-    with client.session_transaction() as session:
-        token = session["smart_grant"]["access_token"]
+    token = grant_of(client)["access_token"]
     request["fhirAuthorization"] = {
         "access_token": token,
         "token_type": BEARER,
