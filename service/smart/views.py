@@ -15,7 +15,9 @@ The blueprint, its views thin:
 
 The launch under way and then its grant live server side; the cookie holds an opaque
 id (`service.smart.session_cookie`), and no token is ever in a cookie, a URL, a page or
-the log. A session that is missing or expired, or a token the
+the log. Away from loopback the app answers over https only (the request's, or a public
+`https://` SCLC_CDS_BASE_URL in front of it): over plain http its sign-in could be read on
+the way, so every page says so instead (403). A session that is missing or expired, or a token the
 FHIR server refuses (401), gets "Your session has expired; launch the app again from the
 EHR", never a blank page: every failure is a `Message` (`service.smart.messages`), which
 the pages answer as HTML and `/app/api/*` as OperationOutcomes the page shows.
@@ -24,6 +26,7 @@ the pages answer as HTML and `/app/api/*` as OperationOutcomes the page shows.
 from __future__ import annotations
 
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, Response, jsonify, redirect, render_template, request
@@ -32,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 from service.errors import PrefetchUnavailable, SclcCdsError
 from service.fetch.client import FhirClient, Limits, SessionFactory
 from service.fetch.gather import gather
+from service.fetch.urls import is_loopback
 from service.hooks import PREFETCH
 from service.http.error_handlers import operation_outcome
 from service.http.log import log_error
@@ -100,6 +104,28 @@ def _error(error: Exception) -> Response:
         return _message_response(error.code or 500, error.name)
     log_error(error)
     return _message_response(500, "The app failed unexpectedly; the error is logged.")
+
+
+def _over_plain_http_off_loopback() -> bool:
+    """Whether this request reached the app over plain http from away from this machine:
+    neither the request nor the public URL (SCLC_CDS_BASE_URL, a TLS proxy in front) is
+    https, and the public host or the caller is not loopback."""
+    base_url = state().settings.base_url
+    if request.is_secure or (base_url or "").startswith("https:"):
+        return False
+    host = urlsplit(base_url or request.host_url).hostname or ""
+    return not (is_loopback(host) and is_loopback(request.remote_addr or ""))
+
+
+@blueprint.before_request
+def _https_only() -> None:
+    if request.endpoint != "smart_app.static" and _over_plain_http_off_loopback():
+        raise Message(
+            403,
+            "The app is served over https only.",
+            "Open it at its https:// address: over plain http the EHR's sign-in could be "
+            "read on the way. Nothing was read or kept.",
+        )
 
 
 @blueprint.after_request

@@ -1,6 +1,6 @@
 """The SMART app keeps the EHR's tokens server side (issue point 3): no bearer token in
 any cookie, URL, page or log line; the cookie is an opaque id that rotates at sign-in;
-an unknown or expired id is a clean new launch.
+an unknown or expired id is a clean new launch; plain http away from loopback is refused.
 
 Each launch is a whole one against the fixture EHR (`/fhir` and its demo authorization
 server, tokens required on `/fhir`), every response kept and searched."""
@@ -35,6 +35,7 @@ from tests.http.smart_flow import (
 from tests.http.support import CheckedClient
 
 EXPIRED = "Your session has expired; launch the app again from the EHR."
+HTTPS_ONLY = "The app is served over https only."
 REFRESH_TOKEN = "refresh-token-of-the-ehr-7f2c41d09a"  # noqa: S105 - a fake token of the tests
 ID_TOKEN = "id-token-of-the-ehr-b83e5a61c0"  # noqa: S105 - a fake token of the tests
 
@@ -218,3 +219,45 @@ def test_a_session_ends_at_its_maximum_age_however_used(
         assert client.get("/app/view").status_code == 200
     monkeypatch.setattr(time, "time", lambda: began + 101)
     assert client.get("/app/view").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "config", "remote"),
+    [
+        ("/app/", {}, "203.0.113.7"),
+        (f"/app/launch?iss={OWN_FHIR}", {}, "203.0.113.7"),
+        ("/app/callback?code=c&state=s", {}, "203.0.113.7"),
+        ("/app/view", {"BASE_URL": "http://cds.example.org"}, "127.0.0.1"),
+        ("/app/api/record", {}, "203.0.113.7"),
+    ],
+    ids=["form", "launch", "callback", "public-http-base-url", "api"],
+)
+def test_plain_http_away_from_loopback_is_refused(
+    make_app: AppFactory, path: str, config: dict[str, str], remote: str
+) -> None:
+    """Over plain http, from another machine or at a public http:// address: 403 saying
+    the app is served over https only (a page, or an OperationOutcome for the API); no
+    session is begun and no request leaves for the EHR."""
+    client = _client(make_app, **config)
+    answer = client.get(path, environ_base={"REMOTE_ADDR": remote})
+    assert answer.status_code == 403
+    assert "Set-Cookie" not in answer.headers
+    if path.startswith("/app/api/"):
+        assert answer.get_json()["issue"][0]["diagnostics"] == HTTPS_ONLY
+    else:
+        assert HTTPS_ONLY in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("config", "base_url"),
+    [({}, "https://cds.example.org"), ({"BASE_URL": "https://cds.example.org"}, None)],
+    ids=["tls-at-the-service", "tls-at-a-proxy"],
+)
+def test_https_is_served_from_anywhere(
+    make_app: AppFactory, config: dict[str, str], base_url: str | None
+) -> None:
+    """Over https (the service's own TLS, or a proxy's that SCLC_CDS_BASE_URL names) the
+    app answers callers on any address."""
+    client = _client(make_app, **config)
+    answer = client.get("/app/", environ_base={"REMOTE_ADDR": "203.0.113.7"}, base_url=base_url)
+    assert answer.status_code == 200
