@@ -9,6 +9,18 @@ side), authorized by SMART Backend Services (`service.screen.backend_services`).
                after a broken download, renamed to NAME when whole
     done       DELETE status URL (the server may free the files)
 
+What the server says is not trusted (docs/RELIABILITY.md). The token goes only to the
+kick-off's origin and those the user allows (`allow_origins`); when the kick-off is
+https no request is sent over plain http; no redirect is followed (a 307 from the
+token endpoint would re-post the signed client assertion); a URL read back from
+`bulk-state.json` is checked exactly like one from the server. Files are named by the
+client, `<ResourceType>.<index>.ndjson[.gz]` (the index of the manifest's output), never
+from the manifest's `type` as it is: a type that is not a resource type's name is
+refused. Every byte is checked as it
+is written (`BulkLimits`): line length and size decompressed (a gzip file is inflated
+on the fly, a little at a time), file size and the export's size on disk; past a cap
+the partial file is removed and the run stops with one line naming the option.
+
 A 429, or a 5xx that is transient, is asked again after the server's `Retry-After`,
 else after a backoff that doubles; any other error status ends the run with
 `BulkExportError` and the server's diagnostics (`service.screen.bulk_errors`). With
@@ -27,7 +39,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +49,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 
+from service.fetch.urls import normalise
 from service.screen.backend_services import BackendCredentials, BackendToken
 from service.screen.bulk_errors import BulkExportError, failure, retry_after, transient
 from service.screen.export import GZIP_MAGIC
@@ -43,6 +57,8 @@ from service.screen.export import GZIP_MAGIC
 __all__ = [
     "DEFAULT_TYPES",
     "BulkClient",
+    "BulkLimits",
+    "DEFAULT_LIMITS",
     "RetryPolicy",
     "STATE_FILE",
     "base_of",
@@ -62,6 +78,10 @@ DEFAULT_TYPES = (
     "Procedure",
 )
 _CHUNK = 1 << 20
+KiB, MiB, GiB = 2**10, 2**20, 2**30
+# A resource type's name (FHIR: "[A-Z][A-Za-z]+"), the only part of a file's name the
+# server chooses.
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 # The export level at the end of a kick-off path: system, Patient or Group/<id>.
 _LEVEL = re.compile(r"(?:/Patient|/Group/[^/]+)?/\$export/?$")
 Progress = Callable[[str], None]
@@ -77,6 +97,126 @@ class RetryPolicy:
     max_wait: float = 300.0  # no single wait is longer
     job_limit: float = 24 * 3600.0  # a job still running after this long is given up
     timeout: tuple[float, float] = (10.0, 120.0)  # connect, read (seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLimits:
+    """Caps on what an export may bring: past one, the run stops with a one-line error
+    naming the option that raises it (`sclc-cds screen --bulk-max-…`)."""
+
+    max_line_bytes: int = 16 * MiB  # one NDJSON line (one resource), decompressed
+    max_decompressed_bytes: int = 32 * GiB  # one file, decompressed
+    max_file_bytes: int = 8 * GiB  # one file as downloaded (on disk)
+    max_export_bytes: int = 128 * GiB  # every file of the export on disk together
+
+
+DEFAULT_LIMITS = BulkLimits()
+
+
+def size_text(size: int) -> str:
+    """`16777216` -> "16 MiB": a cap as a person reads it."""
+    for unit, name in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size:,} bytes"
+
+
+def origin_of(url: str) -> str:
+    """`https://EHR.example:443/fhir` -> "https://ehr.example"; ValueError when no
+    request may be sent to the URL (`service.fetch.urls.normalise`)."""
+    parts = urlsplit(normalise(url))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class _Inspector:
+    """Follows one file's bytes as they are written: its size, the export's size, and,
+    decompressed (gzip is recognised by its first bytes), its size and longest line."""
+
+    def __init__(self, limits: BulkLimits, what: str, used: int) -> None:
+        self.limits = limits
+        self.what = what
+        self.used = used  # bytes of the export's other files on disk
+        self.size = 0
+        self.plain = 0
+        self.line = 0  # bytes of the line not yet ended
+        self.head = b""  # the first bytes, until it is known whether they are gzip
+        self.gzip: bool | None = None
+        self.inflater = zlib.decompressobj(31)
+
+    def refuse(self, reason: str, option: str) -> BulkExportError:
+        return BulkExportError(f"{self.what}: {reason} (--bulk-max-{option})")
+
+    def expect(self, more: int) -> None:
+        """BulkExportError if `more` bytes would take the file or the export past its cap."""
+        limits = self.limits
+        if self.size + more > limits.max_file_bytes:
+            raise self.refuse(
+                f"the file is larger than {size_text(limits.max_file_bytes)}", "file-bytes"
+            )
+        if self.used + self.size + more > limits.max_export_bytes:
+            raise self.refuse(
+                f"the export is larger than {size_text(limits.max_export_bytes)}",
+                "export-bytes",
+            )
+
+    def feed(self, block: bytes) -> None:
+        """Check `block`, the next bytes of the file; BulkExportError past a cap."""
+        self.expect(len(block))
+        self.size += len(block)
+        if self.gzip is None:
+            self.head += block
+            if len(self.head) < len(GZIP_MAGIC):
+                return
+            block, self.head = self.head, b""
+            self.gzip = block.startswith(GZIP_MAGIC)
+        if self.gzip:
+            self._inflate(block)
+        else:
+            self._text(block)
+
+    def _inflate(self, data: bytes) -> None:
+        """Decompressed `_CHUNK` bytes at a time: a bomb never sits in memory whole."""
+        pending = data
+        while True:
+            if self.inflater.eof:  # another gzip member follows (or may follow)
+                pending = self.inflater.unused_data + pending
+                if not pending:
+                    return
+                self.inflater = zlib.decompressobj(31)
+            try:
+                out = self.inflater.decompress(pending, _CHUNK)
+            except zlib.error:
+                raise BulkExportError(f"{self.what}: the file is not valid gzip") from None
+            self._text(out)
+            if self.inflater.eof:
+                pending = b""
+                continue
+            pending = self.inflater.unconsumed_tail
+            if not pending and len(out) < _CHUNK:
+                return
+
+    def _text(self, data: bytes) -> None:
+        limits = self.limits
+        cap = limits.max_line_bytes
+        self.plain += len(data)
+        if self.plain > limits.max_decompressed_bytes:
+            raise self.refuse(
+                f"more than {size_text(limits.max_decompressed_bytes)} decompressed",
+                "decompressed-bytes",
+            )
+        last = data.rfind(b"\n")
+        if last < 0:
+            self.line += len(data)
+        else:
+            longest = self.line + data.find(b"\n")
+            if len(data) > cap:  # lines inside the block may be longer than the cap too
+                longest = max(longest, *map(len, data[:last].split(b"\n")))
+            if longest > cap:
+                self.line = longest
+            else:
+                self.line = len(data) - last - 1
+        if self.line > cap:
+            raise self.refuse(f"a line longer than {size_text(cap)}", "line-bytes")
 
 
 def base_of(kickoff_url: str) -> str:
@@ -99,8 +239,12 @@ class BulkClient:
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        allow_origins: Iterable[str] = (),
+        limits: BulkLimits | None = None,
     ) -> None:
         self.session = session
+        self.allow_origins = tuple(allow_origins)  # besides the kick-off's: may get the token
+        self.limits = limits or BulkLimits()
         self.credentials = credentials
         self.policy = policy or RetryPolicy()
         self.progress = progress or (lambda message: None)
@@ -110,6 +254,8 @@ class BulkClient:
             BackendToken(credentials, send=self._send, clock=clock) if credentials else None
         )
         self._base = ""
+        self._origins: frozenset[str] = frozenset()  # the kick-off's and those allowed
+        self._https = False  # the kick-off is https: no request goes over plain http
 
     # -- HTTP with retries ----------------------------------------------------------
 
@@ -117,6 +263,23 @@ class BulkClient:
         if self._token is None:
             return {}
         return self._token.authorization(self._base, renew=renew)
+
+    def _target(self, url: str, what: str, *, token: bool) -> str:
+        """The URL a request goes to (normalised), when it may go there: never plain
+        http after an https kick-off; with the token, only to an origin allowed."""
+        try:
+            target = normalise(url)
+        except ValueError as error:
+            raise BulkExportError(f"{what}: refused, {error}") from None
+        if self._https and not target.startswith("https:"):
+            raise BulkExportError(f"{what}: refused, plain http while the kick-off is https")
+        origin = origin_of(target)
+        if token and origin not in self._origins:
+            raise BulkExportError(
+                f"{what}: refused, {origin} is another origin than the kick-off's "
+                "(allow it with --bulk-allow-origin)"
+            )
+        return target
 
     def _wait(self, seconds: float) -> None:
         self.sleep(min(max(seconds, 0.0), self.policy.max_wait))
@@ -134,7 +297,9 @@ class BulkClient:
         params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """The first answer that is not a transient failure (429, 5xx transient, or no
-        answer at all), waiting as the server asks or with a doubling backoff."""
+        answer at all), waiting as the server asks or with a doubling backoff. A
+        redirect is not followed: it ends the run."""
+        url = self._target(url, what, token=authorize and self._token is not None)
         delay = self.policy.backoff
         renewed = False
         for attempt in range(1, self.policy.attempts + 1):
@@ -148,7 +313,7 @@ class BulkClient:
                     params=params,
                     stream=stream,
                     timeout=self.policy.timeout,
-                    allow_redirects=not authorize,  # never carry a token to a redirect
+                    allow_redirects=False,  # neither a token nor an assertion goes on
                 )
             except requests.RequestException as error:
                 if attempt == self.policy.attempts:
@@ -158,6 +323,12 @@ class BulkClient:
                 self._wait(delay)
                 delay *= 2
                 continue
+            if response.is_redirect:
+                response.close()
+                raise BulkExportError(
+                    f"{what}: the server answered a redirect (HTTP {response.status_code}); "
+                    "redirects are not followed"
+                )
             if response.status_code == 401 and authorize and self.credentials and not renewed:
                 response.close()
                 renewed = True
@@ -183,9 +354,16 @@ class BulkClient:
         since: str | None = None,
     ) -> Path:
         """Run (or resume) the export into `folder`; returns its local `manifest.json`."""
+        try:
+            self._origins = frozenset(map(origin_of, (kickoff_url, *self.allow_origins)))
+        except ValueError as error:
+            raise BulkExportError(f"the kick-off URL or an origin allowed: {error}") from None
+        self._https = kickoff_url.lower().startswith("https:")
         folder.mkdir(parents=True, exist_ok=True)
         self._base = base_of(kickoff_url)
         state = _State.load(folder, kickoff_url)
+        if state.status_url is not None:  # as untrusted as the server's Content-Location
+            self._target(state.status_url, f"{STATE_FILE}'s status URL", token=True)
         if state.manifest is None:
             if state.status_url is None:
                 state.status_url = self._kick_off(kickoff_url, types, since)
@@ -223,7 +401,7 @@ class BulkClient:
         if not location:
             raise BulkExportError("the export kick-off answered 202 without a Content-Location")
         self.progress("export accepted; waiting for the server")
-        return urljoin(url, location)
+        return self._target(urljoin(url, location), "the export kick-off's status URL", token=True)
 
     def _poll(self, status_url: str) -> dict[str, Any] | None:
         """The manifest once the job is complete; None when the job no longer exists."""
@@ -255,15 +433,25 @@ class BulkClient:
         token = bool(manifest.get("requiresAccessToken"))
         outputs = [o for o in manifest["output"] if isinstance(o, dict)]
         local = []
+        used = 0  # bytes of the export on disk
         for number, output in enumerate(outputs):
             url, kind = output.get("url"), output.get("type")
             if not isinstance(url, str) or not isinstance(kind, str):
                 raise BulkExportError("the manifest has an output entry without url or type")
+            if not _RESOURCE_TYPE.fullmatch(kind):
+                raise BulkExportError(f"the manifest's output {number} is not a resource type")
+            # Checked whether the manifest came from the server or from bulk-state.json.
+            self._target(url, f"the manifest's output {number}", token=token)
+            stem = f"{kind}.{number:03d}"
             name = state.files.get(str(number))
-            if name is None or not (state.folder / name).is_file():
-                name = self._download(url, state.folder, f"{kind}.{number:03d}", token)
+            if (
+                name not in (f"{stem}.ndjson", f"{stem}.ndjson.gz")
+                or not (state.folder / name).is_file()
+            ):
+                name = self._download(url, state.folder, stem, token, used)
                 state.files[str(number)] = name
                 state.save()
+            used += (state.folder / name).stat().st_size
             local.append({**output, "url": name})
         errors = manifest.get("error")
         if isinstance(errors, list) and errors:
@@ -273,8 +461,9 @@ class BulkClient:
         path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         return path
 
-    def _download(self, url: str, folder: Path, stem: str, token: bool) -> str:
-        """Stream one file to disk, resuming a partial one; returns its file name."""
+    def _download(self, url: str, folder: Path, stem: str, token: bool, used: int) -> str:
+        """Stream one file to disk, resuming a partial one, checked against the caps
+        (`used`: bytes of the export on disk already); returns its file name."""
         delay = self.policy.backoff
         for attempt in range(1, self.policy.attempts + 1):
             part = next(folder.glob(f"{stem}.ndjson*.part"), None)
@@ -297,10 +486,22 @@ class BulkClient:
                 resume = response.status_code == 206 and part == target
                 if part and not resume:
                     part.unlink()
+                inspector = _Inspector(self.limits, f"downloading {stem}", used)
                 try:
                     with target.open("ab" if resume else "wb") as stream:
+                        if resume:
+                            with target.open("rb") as earlier:
+                                while block := earlier.read(_CHUNK):
+                                    inspector.feed(block)
+                        length = response.headers.get("Content-Length", "")
+                        if length.isdigit():  # refused before a byte is read
+                            inspector.expect(int(length))
                         for block in response.raw.stream(_CHUNK, decode_content=False):
+                            inspector.feed(block)
                             stream.write(block)
+                except BulkExportError:
+                    target.unlink(missing_ok=True)
+                    raise
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                     if attempt == self.policy.attempts:
                         raise BulkExportError(

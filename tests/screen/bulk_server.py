@@ -10,10 +10,16 @@
     DELETE /fhir/jobs/<n>     202
     GET  /files/<name>        the export's files (see `files_as`), with Range (206); a
                               file named in `break_once` is cut off halfway the first
-                              time it is sent
+                              time it is sent; `extra_files` are served as they are
 
-Every request is recorded (method, path, Range, whether it carried a valid token) so a
-test can check what the client did. The server stops when its `with` block ends.
+Hostile on demand: a kick-off naming a status URL elsewhere (`content_location`), a
+manifest of its own (`outputs`: other-origin URLs, path-traversal types), a token
+endpoint answering a redirect (`token_answer`), files of huge lines (`extra_files`).
+
+Every request is recorded (method, path, Range, whether it carried a valid token, any
+`Authorization` at all, a client assertion in its form) so a test can check what the
+client did; a second server on another port stands for another origin. The server
+stops when its `with` block ends.
 """
 
 from __future__ import annotations
@@ -75,6 +81,11 @@ class BulkServer:
     # How a stored .ndjson.gz file goes out: decompressed ("plain"), as gzip with
     # Content-Encoding: gzip ("content-encoding"), or its bytes as they are ("as-stored").
     files_as: str = "plain"
+    content_location: str | None = None  # the kick-off's status URL instead of our own
+    outputs: list[dict[str, str]] | None = None  # the manifest's output instead (`url`
+    # without a scheme: one of our /files/)
+    token_answer: Answer | None = None  # the token endpoint's answer instead, e.g. a 307
+    extra_files: dict[str, bytes] = field(default_factory=dict)  # /files/<name>, as is
     requests: list[dict[str, Any]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     seen_jti: set[str] = field(default_factory=set)
@@ -97,7 +108,10 @@ class BulkServer:
             "transactionTime": served["transactionTime"],
             "request": self.kickoff_url,
             "requiresAccessToken": True,
-            "output": [{**o, "url": f"{self.base}/files/{o['url']}"} for o in served["output"]],
+            "output": [
+                {**o, "url": o["url"] if "://" in o["url"] else f"{self.base}/files/{o['url']}"}
+                for o in (self.outputs if self.outputs is not None else served["output"])
+            ],
             "error": [],
         }
 
@@ -141,7 +155,7 @@ def _handler(server: BulkServer) -> type[BaseHTTPRequestHandler]:
             header = self.headers.get("Authorization", "")
             return header.startswith("Bearer ") and header[7:] in server.tokens
 
-        def _record(self) -> None:
+        def _record(self, form: dict[str, str] | None = None) -> None:
             server.requests.append(
                 {
                     "method": self.command,
@@ -150,6 +164,8 @@ def _handler(server: BulkServer) -> type[BaseHTTPRequestHandler]:
                     "range": self.headers.get("Range"),
                     "authorized": self._authorized(),
                     "prefer": self.headers.get("Prefer"),
+                    "bearer": "Authorization" in self.headers,
+                    "assertion": "client_assertion" in (form or {}),
                 }
             )
 
@@ -165,13 +181,16 @@ def _handler(server: BulkServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_POST(self) -> None:
-            self._record()
-            if urlsplit(self.path).path != "/auth/token":
-                self._json(404, outcome("not-found", "no such endpoint"))
-                return
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            self._json(*server.grant(form))
+            self._record(form)
+            if urlsplit(self.path).path != "/auth/token":
+                self._json(404, outcome("not-found", "no such endpoint"))
+            elif server.token_answer is not None:
+                answer = server.token_answer
+                self._json(answer.status, answer.body, answer.headers)
+            else:
+                self._json(*server.grant(form))
 
         def do_DELETE(self) -> None:
             self._record()
@@ -202,7 +221,8 @@ def _handler(server: BulkServer) -> type[BaseHTTPRequestHandler]:
                 self._json(400, outcome("invalid", "Prefer: respond-async is required"))
                 return
             server.jobs += 1
-            self._json(202, None, {"Content-Location": f"{server.base}/fhir/jobs/{server.jobs}"})
+            location = server.content_location or f"{server.base}/fhir/jobs/{server.jobs}"
+            self._json(202, None, {"Content-Location": location})
 
         def _status(self) -> None:
             number = server.polls
@@ -215,10 +235,13 @@ def _handler(server: BulkServer) -> type[BaseHTTPRequestHandler]:
 
         def _file(self, name: str) -> None:
             path = server.export / name
-            if "/" in name or not path.is_file():
+            if name in server.extra_files:
+                data = server.extra_files[name]
+            elif "/" in name or not path.is_file():
                 self._json(404, outcome("not-found", "no such file"))
                 return
-            data = path.read_bytes()
+            else:
+                data = path.read_bytes()
             compressed = name.endswith(".gz")
             if compressed and server.files_as == "plain":
                 data = gzip.decompress(data)
