@@ -27,6 +27,7 @@ from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
 from service.fetch.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
 from service.fetch.urls import normalise
 from service.http.auth import JwtPolicy, policy_from_settings
+from service.screen.bulk import DEFAULT_LIMITS, BulkLimits, origin_of
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "VARIABLES", "Settings", "load_config"]
 
@@ -65,6 +66,12 @@ DEFAULTS: Mapping[str, Any] = {
     "APP_SESSION_IDLE_SECONDS": 1800,  # the SMART app's sign-in ends after this long unused
     "APP_SESSION_MAX_SECONDS": 8 * 3600,  # and this long after it began, whatever the token says
     "SMART_CLIENT_ID": "sclc-relapse-app",  # the SMART app's client_id at the EHR
+    # `sclc-cds screen --bulk-export` (its --bulk-… options win):
+    "BULK_ALLOW_ORIGINS": None,  # comma-separated origins besides the kick-off's: the token
+    "BULK_MAX_LINE_BYTES": DEFAULT_LIMITS.max_line_bytes,
+    "BULK_MAX_DECOMPRESSED_BYTES": DEFAULT_LIMITS.max_decompressed_bytes,
+    "BULK_MAX_FILE_BYTES": DEFAULT_LIMITS.max_file_bytes,
+    "BULK_MAX_EXPORT_BYTES": DEFAULT_LIMITS.max_export_bytes,
 }
 # Settings that are not environment variables (callables tests and embedders inject).
 NOT_FROM_ENV = frozenset({"FHIR_SESSION_FACTORY"})
@@ -146,6 +153,18 @@ def _servers(value: Any) -> tuple[str, ...] | None:
     return prefixes or None
 
 
+def _bulk_origins(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"{_name('BULK_ALLOW_ORIGINS')} must be a comma-separated list")
+    try:
+        return tuple(origin_of(i.strip()) for i in items if i.strip())
+    except ValueError:
+        raise ValueError(f"{_name('BULK_ALLOW_ORIGINS')} must list http(s) origins") from None
+
+
 def _thresholds(config: Mapping[str, Any]) -> Thresholds:
     """`Thresholds` with any `THRESHOLD_<FIELD>` overrides; ValueError names the variable."""
     changes: dict[str, Any] = {}
@@ -215,6 +234,8 @@ class Settings:
     smart_client_id: str = "sclc-relapse-app"
     app_session_idle_seconds: int = 1800
     app_session_max_seconds: int = 8 * 3600
+    bulk_allow_origins: tuple[str, ...] = ()
+    bulk_limits: BulkLimits = DEFAULT_LIMITS
 
     @property
     def demo_enabled(self) -> bool:
@@ -293,4 +314,11 @@ class Settings:
             smart_client_id=str(config.get("SMART_CLIENT_ID") or "sclc-relapse-app"),
             app_session_idle_seconds=_number(config, "APP_SESSION_IDLE_SECONDS", int),
             app_session_max_seconds=_number(config, "APP_SESSION_MAX_SECONDS", int),
+            bulk_allow_origins=_bulk_origins(config.get("BULK_ALLOW_ORIGINS")),
+            bulk_limits=BulkLimits(
+                max_line_bytes=_number(config, "BULK_MAX_LINE_BYTES", int),
+                max_decompressed_bytes=_number(config, "BULK_MAX_DECOMPRESSED_BYTES", int),
+                max_file_bytes=_number(config, "BULK_MAX_FILE_BYTES", int),
+                max_export_bytes=_number(config, "BULK_MAX_EXPORT_BYTES", int),
+            ),
         )

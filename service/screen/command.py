@@ -8,6 +8,7 @@ and returns the exit status. Usage errors and unusable input raise `InputError` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -86,6 +87,29 @@ def add_screen_parser(commands: Any) -> None:
         help=f"resource type to export (repeatable; default: {', '.join(bulk.DEFAULT_TYPES)})",
     )
     fetch.add_argument("--since", default=None, help="_since: only resources changed after it")
+    fetch.add_argument(
+        "--bulk-allow-origin",
+        action="append",
+        default=None,
+        metavar="ORIGIN",
+        help="an origin besides the kick-off's that may get the access token (repeatable; "
+        "default: SCLC_CDS_BULK_ALLOW_ORIGINS, else none)",
+    )
+    for option, what in (
+        ("line", "longest NDJSON line, decompressed"),
+        ("decompressed", "largest file, decompressed"),
+        ("file", "largest file, as downloaded"),
+        ("export", "largest export, every file on disk together"),
+    ):
+        variable = f"SCLC_CDS_BULK_MAX_{option.upper()}_BYTES"
+        fetch.add_argument(
+            f"--bulk-max-{option}-bytes",
+            type=positive_int,
+            default=None,
+            metavar="BYTES",
+            help=f"the {what} (default: {variable}, else "
+            f"{bulk.size_text(getattr(bulk.DEFAULT_LIMITS, f'max_{option}_bytes'))})",
+        )
     screen.set_defaults(handler=run_screen)
 
 
@@ -109,7 +133,17 @@ class TerminalProgress:
         print(message, file=sys.stderr, flush=True)
 
 
-def _download(args: argparse.Namespace, progress: TerminalProgress) -> Path:
+def _limits(args: argparse.Namespace, settings: Settings) -> bulk.BulkLimits:
+    """The caps: the --bulk-max-… options, else the settings."""
+    given = {
+        f"max_{option}_bytes": value
+        for option in ("line", "decompressed", "file", "export")
+        if (value := getattr(args, f"bulk_max_{option}_bytes")) is not None
+    }
+    return dataclasses.replace(settings.bulk_limits, **given)
+
+
+def _download(args: argparse.Namespace, progress: TerminalProgress, settings: Settings) -> Path:
     if bool(args.client_id) != bool(args.private_key):
         raise InputError("SMART Backend Services needs both --client-id and --private-key")
     if not args.client_id:
@@ -131,7 +165,13 @@ def _download(args: argparse.Namespace, progress: TerminalProgress) -> Path:
         )
     folder = args.export or args.out / "export"
     with requests.Session() as session:
-        client = bulk.BulkClient(session, credentials=credentials, progress=progress.note)
+        client = bulk.BulkClient(
+            session,
+            credentials=credentials,
+            progress=progress.note,
+            allow_origins=args.bulk_allow_origin or settings.bulk_allow_origins,
+            limits=_limits(args, settings),
+        )
         return client.export(
             args.bulk_export,
             folder,
@@ -157,7 +197,7 @@ def run_screen(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     progress = TerminalProgress()
     if args.bulk_export:
-        source = _download(args, progress)
+        source = _download(args, progress, settings)
     elif args.export is None:
         raise InputError("name the export folder, or give --bulk-export URL")
     else:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from service.cli import main
 from service.screen.bulk import STATE_FILE, BulkClient, BulkLimits
 from service.screen.bulk_errors import BulkExportError
 from tests.screen.bulk_server import Answer, BulkServer, running
@@ -256,3 +257,25 @@ def test_files_and_the_export_past_their_caps_are_refused(
     with pytest.raises(BulkExportError, match=reason):
         client.export(server.kickoff_url, tmp_path)
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_screen_stops_on_a_huge_line_with_exit_2(
+    huge: BulkServer,
+    keys: dict[str, KeyPair],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The 408 KB file holding one 400 MB line, shrunk: exit 2, one line, no report."""
+    key = tmp_path / "key.pem"
+    key.write_text(keys["ES384"][0])
+    huge.extra_files["Patient.huge.ndjson.gz"] = huge_line(2 * MiB)
+    out = tmp_path / "out"
+    options = ["--client-id", huge.client_id, "--private-key", str(key), "--out", str(out)]
+    code = main(
+        ["screen", "--bulk-export", huge.kickoff_url, *options, "--bulk-max-line-bytes", str(MiB)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "a line longer than 1 MiB" in err and "Traceback" not in err
+    assert "BEGIN" not in err and not any(token in err for token in huge.tokens)
+    assert not (out / "report.html").exists()
