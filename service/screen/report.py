@@ -4,6 +4,10 @@ Pictures are drawn with matplotlib and inlined as SVG (no file, font or script i
 fetched from anywhere): patients by next line, the platinum-free interval by class,
 the NCT07632209 pre-screen funnel criterion by criterion, and what the records to fix
 say. The same screen result gives the same bytes (fixed SVG ids, no dates or timings).
+
+Record text reaches the pictures (the kinds of "Check the record" items): it is drawn
+as text, never read as mathtext (`text.parse_math` off, so a `$` is a `$`). A picture
+that cannot be drawn all the same leaves a note in its place; the tables are written.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import html
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -52,8 +56,17 @@ def _kind(item: str) -> str:
 
 
 def _style() -> AbstractContextManager[None]:
-    """Fixed SVG ids (the same bytes every run) and text left as text (small files)."""
-    return rc_context({"svg.hashsalt": "sclc-screen", "svg.fonttype": "none", "font.size": 9.0})
+    """Fixed SVG ids (the same bytes every run), text left as text (small files), and
+    no mathtext: record text with `$` in it is drawn as written."""
+    return rc_context(
+        {
+            "svg.hashsalt": "sclc-screen",
+            "svg.fonttype": "none",
+            "font.size": 9.0,
+            "text.parse_math": False,
+            "text.usetex": False,
+        }
+    )
 
 
 def _svg(figure: Figure) -> str:
@@ -187,6 +200,18 @@ def records_picture(checks: Sequence[tuple[str, Sequence[RecordIssue]]]) -> str:
     )
 
 
+def _figure(draw: Callable[[], str]) -> str:
+    """The picture `draw` makes, or a note where it failed (the exception's class only:
+    its message may quote record text)."""
+    try:
+        return f"<figure>{draw()}</figure>"
+    except Exception as error:
+        return (
+            f"<p class=note>This picture could not be drawn ({error.__class__.__name__}); "
+            "the tables and the worklist files hold its figures.</p>"
+        )
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], total: int) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "\n".join(
@@ -266,21 +291,21 @@ def render_report(result: ScreenResult) -> str:
         + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in summary)
         + "</dl>",
         "<h2>Where the patients stand</h2>",
-        f"<figure>{next_line_picture(rows)}</figure>",
-        f"<figure>{interval_picture(rows)}</figure>",
+        _figure(lambda: next_line_picture(rows)),
+        _figure(lambda: interval_picture(rows)),
         "<p class=note>Refractory: progression on or before the last platinum dose; "
         f"resistant: under {SENSITIVE_DAYS} days; sensitive: {SENSITIVE_DAYS} days or more; "
         f"re-challenge window from {RECHALLENGE_WINDOW_DAYS} days. Patients without a "
         f"platinum-free interval: {sum(r.platinum_free_days is None for r in rows)}.</p>",
         f"<h2>{TRIAL_ID} pre-screen</h2>",
-        f"<figure>{funnel_picture(rows)}</figure>",
+        _figure(lambda: funnel_picture(rows)),
         _table(
             ["Patient", "Next line", "Pre-screen", "Unknown from the record"],
             trial_rows,
             len(candidates),
         ),
         "<h2>Records to fix</h2>",
-        f"<figure>{records_picture(result.checks)}</figure>",
+        _figure(lambda: records_picture(result.checks)),
         _table(["Patient", "Items", "Check the record"], fix_rows, len(result.checks)),
         "</body></html>",
     ]

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
+from service.engine.model import RecordIssue
 from service.engine.rules import TRIAL_ID
 from service.engine.trials import criterion_names
+from service.screen import report
 from service.screen.export import read_export
-from service.screen.plan import ScreenResult, screen
+from service.screen.plan import ScreenResult, Stats, screen
 from service.screen.report import check_kinds, funnel_steps, plain, render_report
-from tests.screen.conftest import OPTIONS
+from tests.screen.conftest import OPTIONS, TODAY
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,44 @@ def test_check_items_are_shown_as_plain_text_and_grouped_by_kind(result: ScreenR
     pid, items = result.checks[0]
     assert pid in page and "\\-" not in page.split("Records to fix")[-1]
     assert len(items) >= 1
+
+
+def _result_with(warning: str) -> ScreenResult:
+    """A screen result of one patient whose record check reads `warning`."""
+    stats = Stats(
+        files=1,
+        skipped_types=(),
+        chunks=1,
+        lines=1,
+        patients=1,
+        candidates=1,
+        sclc=0,
+        not_sclc=0,
+        no_patient=0,
+        unreadable=0,
+    )
+    issue = RecordIssue(kind="warning", records=("Observation/o1",), warning=warning)
+    return ScreenResult(rows=(), stats=stats, today=TODAY, checks=(("p1", (issue,)),))
+
+
+def test_a_dollar_in_record_text_is_drawn_as_text() -> None:
+    """`$…$` is not mathtext: a record's words reach the picture as they are written."""
+    text = r"dose written as $\frac{$ and $^$ by hand"
+    page = render_report(_result_with(text))
+    assert page.count("<svg") == 4
+    section = page.split("<h2>Records to fix</h2>")[1]
+    assert f">{text}</text>" in section  # the picture's label
+    assert f"<li>{text}</li>" in section  # the table
+
+
+def test_a_picture_that_fails_leaves_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report is still written, with a note where the picture would be."""
+
+    def broken(*args: object) -> str:
+        raise RuntimeError("Patient p1 broke it")
+
+    monkeypatch.setattr(report, "records_picture", broken)
+    page = render_report(_result_with("no usable date"))
+    assert "This picture could not be drawn (RuntimeError)" in page
+    assert "p1 broke it" not in page
+    assert "<td>p1</td>" in page and page.count("<svg") == 3
