@@ -113,6 +113,12 @@ def reason_other_cancer(record: _Reasoned, conditions: Mapping[str, ConditionFac
     return None
 
 
+def _reason_words(codes: tuple[Code, ...]) -> str:
+    """A reason code as a note names it: its display, else its code."""
+    coding = codes[0]
+    return coding.display or coding.code
+
+
 def _cancer_before(start: date, conditions: Mapping[str, ConditionFact]) -> str | None:
     """§4 (v3): the latest other cancer Condition dated before `start`, if any."""
     earlier = [
@@ -261,8 +267,10 @@ def collect_exposures(
             if not sclc:
                 continue
             if reason is not None:
+                # the Condition the reason names, else the reason code's words (§4)
+                condition = reason or _reason_words(medication.reason_codes)
                 found.other_cancer.append(
-                    ForAnotherCancer(agent.name, medication.ref, reason or None, start)
+                    ForAnotherCancer(agent.name, medication.ref, condition, start)
                 )
                 continue
             if early and (earlier_cancer is not None or not _is_sclc_agent(agent)):
@@ -281,12 +289,8 @@ def collect_exposures(
                     f"({diagnosed}), {why}; not counted in the SCLC lines"
                 )
                 continue
-            if (
-                other_cancers
-                and not warned
-                and not medication.reason_refs
-                and not (medication.reason_codes)
-            ):
+            named_reason = medication.reason_refs or medication.reason_codes
+            if other_cancers and not warned and not named_reason:
                 warned = True
                 found.warnings.append(
                     f"{medication.ref} names no reason and may belong to "

@@ -90,9 +90,10 @@ class Exposure:
 @dataclass(frozen=True, slots=True)
 class ForAnotherCancer:
     """§4: an anticancer exposure not attributed to SCLC: `condition` is the other cancer
-    its reason names, or the one dated before it (the 30-day rule); None when the record
-    says neither (a non-SCLC drug given long before the diagnosis). It never hides an
-    option; an option containing `agent` names it (v3)."""
+    its reason names (a Condition ref, or a reason code's words), or the one dated before
+    it (the 30-day rule); None when the record says neither (a non-SCLC drug given long
+    before the diagnosis). It never hides an option; an option containing `agent` names
+    it (v3)."""
 
     agent: str
     source: str

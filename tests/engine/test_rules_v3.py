@@ -400,3 +400,20 @@ def test_no_drug_records_but_chemotherapy_procedures_is_not_no_therapy() -> None
     (card,) = patient_view_cards(result, base_url="http://cds.example")
     assert "no systemic therapy" not in (card["summary"] + card["detail"]).lower()
     assert card["indicator"] == "warning"
+
+
+def test_a_drug_whose_reason_code_names_another_cancer_is_named_by_that_code() -> None:
+    """A reason given only as a code (ICD-10 C61, prostate) names the note, never "before
+    the SCLC diagnosis" (docetaxel 2025-02-03 is after the 2025-01-02 diagnosis)."""
+    taxane = replace(
+        given("docetaxel", "2025-02-03"),
+        reason_codes=(
+            Code("http://hl7.org/fhir/sid/icd-10", "C61", "Malignant neoplasm of prostate"),
+        ),
+    )
+    result = evaluate(record(taxane, *chemo(), observations=(worsened("2025-09-29"),)), today=TODAY)
+    (note,) = result.other_cancer_for("taxane")
+    assert (note.kind, dict(note.values)["condition"]) == (
+        "other_cancer_drug",
+        "Malignant neoplasm of prostate",
+    )
