@@ -27,7 +27,8 @@ from service.engine.rules import DEFAULT_THRESHOLDS, Thresholds
 from service.fetch.client import DEFAULT_PAGE_CAP, DEFAULT_TIMEOUTS, SessionFactory, Timeouts
 from service.fetch.urls import normalise
 from service.http.auth import JwtPolicy, policy_from_settings
-from service.screen.bulk import DEFAULT_LIMITS, BulkLimits, origin_of
+from service.screen.bulk import origin_of
+from service.screen.bulk_limits import DEFAULT_LIMITS, BulkLimits
 
 __all__ = ["DEFAULTS", "ENV_PREFIX", "VARIABLES", "Settings", "load_config"]
 

@@ -20,7 +20,7 @@ import requests
 from service.arguments import date_argument, positive_int
 from service.errors import InputError
 from service.pipeline import DEFAULT_BASE_URL
-from service.screen import bulk
+from service.screen import bulk, bulk_limits
 from service.screen.backend_services import ALGORITHMS, BackendCredentials
 from service.screen.export import read_export
 from service.settings import Settings
@@ -108,7 +108,7 @@ def add_screen_parser(commands: Any) -> None:
             default=None,
             metavar="BYTES",
             help=f"the {what} (default: {variable}, else "
-            f"{bulk.size_text(getattr(bulk.DEFAULT_LIMITS, f'max_{option}_bytes'))})",
+            f"{bulk_limits.size_text(getattr(bulk_limits.DEFAULT_LIMITS, f'max_{option}_bytes'))})",
         )
     screen.set_defaults(handler=run_screen)
 
@@ -133,7 +133,7 @@ class TerminalProgress:
         print(message, file=sys.stderr, flush=True)
 
 
-def _limits(args: argparse.Namespace, settings: Settings) -> bulk.BulkLimits:
+def _limits(args: argparse.Namespace, settings: Settings) -> bulk_limits.BulkLimits:
     """The caps: the --bulk-max-… options, else the settings."""
     given = {
         f"max_{option}_bytes": value

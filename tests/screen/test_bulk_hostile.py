@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from service.cli import main
-from service.screen.bulk import STATE_FILE, BulkClient, BulkLimits
+from service.screen.bulk import STATE_FILE, BulkClient
 from service.screen.bulk_errors import BulkExportError
+from service.screen.bulk_limits import BulkLimits
 from tests.screen.bulk_server import Answer, BulkServer, running
 from tests.screen.test_bulk import KeyPair, client_for, keys  # noqa: F401 (fixture)
 
