@@ -3,7 +3,8 @@
 A Procedure names no agent, so it is never a line. Radiotherapy (PCI, stereotactic
 radiosurgery, thoracic radiotherapy) is listed on the summary and the timeline with its
 dates. Systemic anticancer therapy recorded *only* as a procedure, that is on no day a
-line of drug records covers, is named under Check the record: a line may be missing.
+line of drug records covers (give or take the 28-day regimen window), is named under
+Check the record: a line may be missing.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def _event(procedure: ProcedureFact) -> ProcedureEvent:
 
 
 def _covered(event: ProcedureEvent, lines: Sequence[Line], slack: timedelta) -> bool:
-    """On a day of a line of drug records (from its start to `slack` after its end)."""
+    """On a day of a line of drug records, give or take `slack` (the regimen window)."""
     if event.start is None:
         return False
     end = event.end or event.start
-    return any(event.start <= line.end + slack and end >= line.start for line in lines)
+    return any(event.start <= line.end + slack and end >= line.start - slack for line in lines)
 
 
 def _order(event: ProcedureEvent) -> tuple[date, str]:

@@ -417,3 +417,21 @@ def test_a_drug_whose_reason_code_names_another_cancer_is_named_by_that_code() -
         "other_cancer_drug",
         "Malignant neoplasm of prostate",
     )
+
+
+@pytest.mark.parametrize(
+    ("day", "named"),
+    [("2024-12-09", False), ("2024-12-08", True)],
+    ids=["28-days-before-the-line", "29-days-before"],
+)
+def test_a_chemotherapy_procedure_just_before_its_line_is_the_lines_own(
+    day: str, named: bool
+) -> None:
+    """Line 1 starts 2025-01-06. A chemotherapy Procedure recorded up to 28 days before
+    (2024-12-09 = 22 + 6) belongs to it, as one recorded after it does; 29 days before
+    (2024-12-08) it is named."""
+    result = evaluate(
+        replace(record(*chemo()), procedures=(procedure("Procedure/p1", "systemic", day),)),
+        today=TODAY,
+    )
+    assert any(w.startswith("Procedure/p1") for w in result.warnings) is named
