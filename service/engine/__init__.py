@@ -120,7 +120,7 @@ def evaluate(
     catalogue: Catalogue | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Evaluation:
-    """Evaluate one patient's record at `today` (CLINICAL_RULES v2 §1–§11)."""
+    """Evaluate one patient's record at `today` (CLINICAL_RULES v3 §1–§11)."""
     catalogue = catalogue or load_catalogue()
     patient = record.patient
     ages = _age_range(patient, today)
